@@ -1,0 +1,3 @@
+"""muster: a multi-tenant security incident service. Alerts in, incidents out."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Alerts: the ingest pipeline (validate, deduplicate, group) and alert reads."""

@@ -1,0 +1,53 @@
+"""The app factory: `create_app(settings)` builds everything once and wires it together."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
+
+from muster import __version__
+from muster.api import problems
+from muster.api.deps import Services
+from muster.api.limits import BodyLimit
+from muster.api.routes import alerts, apikeys, grouping_rules, incidents, tenants, users
+from muster.clock import Clock, SystemClock
+from muster.config import Settings
+from muster.db.engine import create_db_engine
+
+DESCRIPTION = """
+muster groups security alerts into incidents and drives them through their lifecycle.
+
+Authenticate with `Authorization: Bearer <API key>`. A global key acts in one tenant by naming
+it in `X-Muster-Tenant`. Errors are `application/problem+json` with a stable `code`.
+"""
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    """Build the ASGI app; the database engine lives as long as the app's lifespan."""
+    settings = settings or Settings()
+    db = create_db_engine(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        db.dispose()
+
+    app = FastAPI(title="muster", version=__version__, description=DESCRIPTION,
+                  lifespan=lifespan)
+    app.state.services = Services(settings=settings, db=db, clock=clock or SystemClock())
+    problems.install(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+
+    api = APIRouter(prefix="/api/v1")
+    for module in (alerts, incidents, tenants, users, apikeys, grouping_rules):
+        api.include_router(module.router)
+    app.include_router(api)
+
+    @app.get("/health", tags=["service"], summary="Liveness (no database access)")
+    def health() -> JSONResponse:
+        return JSONResponse({"status": "ok", "version": __version__})
+
+    return app

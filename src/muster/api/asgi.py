@@ -1,0 +1,5 @@
+"""ASGI entry point for uvicorn workers: settings from the environment."""
+
+from muster.api.app import create_app
+
+app = create_app()

@@ -1,0 +1,136 @@
+"""Request dependencies: who is calling, which tenant, and the request's unit of work.
+
+The request owns the transaction: `*_session` dependencies open a unit of work scoped to the
+caller's tenant and commit when the route function returns, before the response is sent
+(`scope="function"`), so an acknowledged write is a committed write.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Depends, Header, Request
+from sqlalchemy.orm import Session
+
+from muster.auth.principal import Principal
+from muster.auth.service import authenticate, resolve_tenant
+from muster.clock import Clock
+from muster.config import Settings
+from muster.db import SystemContext, TenantContext, unit_of_work
+from muster.db.engine import Database
+from muster.errors import InvalidInput, Unauthenticated
+from muster.models.enums import Role
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What the app was built with; one per process."""
+
+    settings: Settings
+    db: Database
+    clock: Clock
+
+
+def services(request: Request) -> Services:
+    """The app's services."""
+    svc: Services = request.app.state.services
+    return svc
+
+
+def principal(
+    request: Request,
+    authorization: Annotated[str | None, Header(description="Bearer <API key>")] = None,
+) -> Principal:
+    """Authenticate `Authorization: Bearer <key>`."""
+    if not authorization:
+        raise Unauthenticated("send an API key: Authorization: Bearer <key>")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("use the Bearer scheme: Authorization: Bearer <key>")
+    svc = services(request)
+    with unit_of_work(svc.db, SystemContext()) as session:
+        return authenticate(session, token.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class Ctx:
+    """Everything a tenant route needs: caller, tenant, session and the request's `now`."""
+
+    principal: Principal
+    tenant_id: uuid.UUID
+    session: Session
+    now: datetime
+    settings: Settings
+
+
+def _tenant_session(role: Role, write: bool) -> Any:
+    def dependency(
+        request: Request,
+        who: Annotated[Principal, Depends(principal)],
+        x_muster_tenant: Annotated[
+            str | None, Header(description="tenant id (global keys only)")
+        ] = None,
+    ) -> Iterator[Ctx]:
+        who.require(role)
+        svc = services(request)
+        now = svc.clock.now()
+        with unit_of_work(svc.db, SystemContext()) as session:
+            tenant_id = resolve_tenant(session, who, x_muster_tenant, now, writing=write)
+        with unit_of_work(svc.db, TenantContext(tenant_id), write=write) as session:
+            yield Ctx(who, tenant_id, session, now, svc.settings)
+
+    return dependency
+
+
+ReadCtx = Annotated[Ctx, Depends(_tenant_session(Role.VIEWER, False), scope="function")]
+WriteCtx = Annotated[Ctx, Depends(_tenant_session(Role.ANALYST, True), scope="function")]
+AdminCtx = Annotated[Ctx, Depends(_tenant_session(Role.TENANT_ADMIN, True), scope="function")]
+
+
+@dataclass(frozen=True, slots=True)
+class SystemCtx:
+    """A system-scope session for tenant administration; routes check the principal."""
+
+    principal: Principal
+    session: Session
+    now: datetime
+    settings: Settings
+
+
+def _system_session(
+    request: Request, who: Annotated[Principal, Depends(principal)]
+) -> Iterator[SystemCtx]:
+    who.require(Role.TENANT_ADMIN)
+    svc = services(request)
+    with unit_of_work(svc.db, SystemContext(), write=True) as session:
+        yield SystemCtx(who, session, svc.clock.now(), svc.settings)
+
+
+SystemWrite = Annotated[SystemCtx, Depends(_system_session, scope="function")]
+
+
+async def json_body(request: Request) -> Any:
+    """The request body parsed as JSON (orjson: strict UTF-8, bounded nesting)."""
+    raw = await request.body()
+    if not raw.strip():
+        raise InvalidInput.field("body", "is empty; send JSON", code="request.malformed_json")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidInput.field("body", f"is not valid JSON: {exc}",
+                                 code="request.malformed_json") from None
+
+
+def if_match_version(if_match: str | None) -> int | None:
+    """The version an `If-Match` header names (`"7"`, `W/"7"`, `7`); None for absent or `*`."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    cleaned = if_match.strip().removeprefix("W/").strip('"')
+    if not cleaned.isdigit():
+        raise InvalidInput.field("If-Match", "must be an ETag from this API, e.g. \"3\"")
+    return int(cleaned)

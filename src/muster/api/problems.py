@@ -1,0 +1,116 @@
+"""Every error as RFC 7807 `application/problem+json`, mapped from domain errors in one table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from muster import errors
+
+log = structlog.get_logger("muster.api")
+
+PROBLEM_JSON = "application/problem+json"
+
+# Domain error class -> (HTTP status, title). The most specific class wins (MRO order).
+STATUS: dict[type[errors.DomainError], tuple[int, str]] = {
+    errors.NotFound: (404, "Not found"),
+    errors.InvalidInput: (400, "Invalid input"),
+    errors.StaleVersion: (412, "Precondition failed"),
+    errors.InvalidTransition: (409, "Lifecycle rule violated"),
+    errors.Conflict: (409, "Conflict"),
+    errors.Unauthenticated: (401, "Unauthenticated"),
+    errors.TenantSuspended: (403, "Tenant suspended"),
+    errors.Forbidden: (403, "Forbidden"),
+    errors.PayloadTooLarge: (413, "Payload too large"),
+    errors.DomainError: (400, "Bad request"),
+}
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    code: str,
+    instance: str,
+    *,
+    errors_: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """Render one problem document."""
+    body: dict[str, Any] = {
+        "type": "about:blank", "title": title, "status": status, "detail": detail,
+        "instance": instance, "code": code,
+    }
+    if errors_:
+        body["errors"] = errors_
+    return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON,
+                    headers=headers)
+
+
+def status_of(exc: errors.DomainError) -> tuple[int, str]:
+    """The (status, title) of a domain error, by its most specific mapped class."""
+    for cls in type(exc).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]  # type: ignore[index]
+    return 400, "Bad request"
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every failure into problem+json."""
+
+    @app.exception_handler(errors.DomainError)
+    async def _domain(request: Request, exc: errors.DomainError) -> Response:
+        status, title = status_of(exc)
+        headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        return problem(status, title, exc.detail, exc.code, request.url.path,
+                       errors_=exc.errors, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        found = [
+            {"field": ".".join(str(p) for p in err["loc"] if p != "body") or "body",
+             "message": err["msg"]}
+            for err in exc.errors()
+        ]
+        first = found[0] if found else {"field": "body", "message": "invalid"}
+        return problem(400, "Invalid input", f"{first['field']}: {first['message']}",
+                       "validation_failed", request.url.path, errors_=found)
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> Response:
+        code = {404: "route.not_found", 405: "route.method_not_allowed",
+                413: "request.too_large"}.get(
+            exc.status_code, "http.error")
+        return problem(exc.status_code, str(exc.detail), str(exc.detail), code,
+                       request.url.path, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(StaleDataError)
+    async def _stale(request: Request, exc: StaleDataError) -> Response:
+        return problem(412, "Precondition failed", "the resource changed meanwhile; reload it",
+                       "incident.stale_version", request.url.path)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> Response:
+        log.warning("integrity_error", error=str(exc.orig))
+        return problem(409, "Conflict", "a concurrent request wrote the same data; retry",
+                       "conflict.concurrent_write", request.url.path)
+
+    @app.exception_handler(OperationalError)
+    async def _unavailable(request: Request, exc: DBAPIError) -> Response:
+        log.error("database_unavailable", error=str(exc.orig))
+        return problem(503, "Service unavailable", "the database is unavailable; retry shortly",
+                       "database.unavailable", request.url.path, headers={"Retry-After": "5"})
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled_error", path=request.url.path)
+        return problem(500, "Internal error", "an unexpected error occurred; it has been logged",
+                       "internal_error", request.url.path)

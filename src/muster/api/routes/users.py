@@ -1,0 +1,41 @@
+"""`/api/v1/users`: members of the request's tenant (tenant admins and global admins)."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Response
+
+from muster.api.deps import AdminCtx
+from muster.tenants import users
+from muster.tenants.schemas import UserCreate, UserRead, UserUpdate
+
+router = APIRouter(prefix="/users", tags=["users"])
+
+
+@router.get("", response_model=list[UserRead])
+def list_(ctx: AdminCtx) -> list[UserRead]:
+    return users.list_users(ctx.session)
+
+
+@router.post("", response_model=UserRead, status_code=201,
+             summary="Add a member (creates the login if the e-mail is new)")
+def create(ctx: AdminCtx, body: UserCreate) -> UserRead:
+    return users.create_user(ctx.session, body, ctx.now, by_global=ctx.principal.is_global)
+
+
+@router.get("/{user_id}", response_model=UserRead)
+def get(ctx: AdminCtx, user_id: uuid.UUID) -> UserRead:
+    return users.get_user(ctx.session, user_id)
+
+
+@router.patch("/{user_id}", response_model=UserRead)
+def update(ctx: AdminCtx, user_id: uuid.UUID, body: UserUpdate) -> UserRead:
+    return users.update_user(ctx.session, user_id, body, ctx.now,
+                             by_global=ctx.principal.is_global)
+
+
+@router.delete("/{user_id}", status_code=204, summary="Remove the member from this tenant")
+def delete(ctx: AdminCtx, user_id: uuid.UUID) -> Response:
+    users.remove_user(ctx.session, user_id)
+    return Response(status_code=204)

@@ -1,0 +1,1 @@
+"""Credentials: API keys (hash only), passwords (argon2), principals and role checks."""

@@ -1,0 +1,35 @@
+"""Who is calling, what they may do, and which tenant they act in."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from muster.errors import Forbidden
+from muster.incidents.lifecycle import Actor
+from muster.models.enums import Role
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated caller: an API key with a role, one tenant or global."""
+
+    key_id: uuid.UUID
+    name: str
+    role: Role
+    tenant_id: uuid.UUID | None
+
+    @property
+    def is_global(self) -> bool:
+        """True for the MSSP's global administrators."""
+        return self.role is Role.GLOBAL_ADMIN
+
+    @property
+    def actor(self) -> Actor:
+        """The principal as it appears on timelines."""
+        return Actor("apikey", f"apikey:{self.key_id}", f"API key {self.name}")
+
+    def require(self, role: Role) -> None:
+        """Raise `Forbidden` unless the principal holds `role` or a stronger one."""
+        if self.role.rank < role.rank:
+            raise Forbidden(f"this action needs the {role.value} role", code="auth.role_required")

@@ -1,0 +1,35 @@
+"""Settings: built once by each shell (API, CLI, worker) and passed down, never read at import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_PATH = Path("var") / "muster.db"
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; environment variables use the prefix `MUSTER_`."""
+
+    model_config = SettingsConfigDict(env_prefix="MUSTER_", env_file=None, extra="ignore")
+
+    database_url: str = Field(
+        default=f"sqlite:///{DEFAULT_DATABASE_PATH}",
+        description="SQLAlchemy URL; sqlite:///path or postgresql+psycopg://user@host/db",
+    )
+    database_echo: bool = False
+    database_pool_size: int = Field(default=10, ge=1)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    max_batch_alerts: int = Field(default=10_000, ge=1)
+    max_page_size: int = Field(default=500, ge=1)
+    log_level: str = "info"
+    log_json: bool = False
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the configured database is an embedded SQLite file."""
+        return self.database_url.startswith("sqlite")

@@ -1,0 +1,180 @@
+"""Which incident does an alert join? A pure decision over plain data and an explicit `now`.
+
+A tenant's rules are tried in order. A rule *applies* to an alert when every one of its key
+fields has a value on the alert; its grouping key is a digest of the rule and those values.
+The alert joins the newest candidate incident under the first applicable rule whose key
+matches and which is not RESOLVED, still allows grouping, is under the rule's maximum number of
+alerts, and whose first alert lies within the rule's window of this alert. If no rule finds
+such an incident, the alert opens a new one under the first applicable rule (so later alerts
+with the same key join it). An alert to which no rule applies opens an incident of its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+RESOLVED = "RESOLVED"
+
+# Alert fields a grouping key may use: API name -> attribute name.
+KEY_FIELDS: Mapping[str, str] = {
+    "source": "source",
+    "ruleName": "rule_name",
+    "category": "category",
+    "hostname": "hostname",
+    "srcHostname": "src_hostname",
+    "srcIp": "src_ip",
+    "destHostname": "dest_hostname",
+    "destIp": "dest_ip",
+    "destPort": "dest_port",
+    "username": "username",
+    "initiatedBy": "initiated_by",
+    "initiatorHash": "initiator_hash",
+    "mitreTactic": "mitre_tactic",
+    "mitreTechnique": "mitre_technique",
+    "rawEventDataset": "raw_event_dataset",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A grouping rule as the decision sees it."""
+
+    id: str
+    name: str
+    key_fields: tuple[str, ...]
+    window: timedelta
+    max_alerts: int
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """An incident that might take the alert."""
+
+    id: uuid.UUID
+    number: int
+    grouping_key: str | None
+    status: str
+    grouping_allowed: bool
+    alert_count: int
+    first_alert_at: datetime
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Keyed:
+    """A rule that applies to an alert, with the alert's key under it."""
+
+    rule: Rule
+    key: str
+    values: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class AttachTo:
+    """Join an existing incident."""
+
+    incident_id: uuid.UUID
+    keyed: Keyed
+    reason: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class OpenNew:
+    """Open a new incident, filed under `keyed` (None when no rule applies)."""
+
+    keyed: Keyed | None
+    reason: dict[str, Any] = field(default_factory=dict)
+
+
+Decision = AttachTo | OpenNew
+
+
+def grouping_key(rule: Rule, values: Mapping[str, Any]) -> str:
+    """Return the stable digest of a rule and an alert's values for its key fields."""
+    parts = [rule.id, *(f"{name}={str(values[name]).casefold()}" for name in rule.key_fields)]
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
+
+
+def applicable(alert: Mapping[str, Any], rules: Sequence[Rule]) -> list[Keyed]:
+    """Return, in rule order, every rule whose key fields all have a value on `alert`."""
+    keyed: list[Keyed] = []
+    for rule in rules:
+        values = {name: alert.get(name) for name in rule.key_fields}
+        if all(value not in (None, "") for value in values.values()):
+            keyed.append(Keyed(rule, grouping_key(rule, values), values))
+    return keyed
+
+
+def decide(
+    alert: Mapping[str, Any],
+    candidates: Sequence[Candidate],
+    rules: Sequence[Rule],
+    now: datetime,
+) -> Decision:
+    """Decide where `alert` (API field names; `createdAt` = event time) goes, and say why."""
+    at: datetime = alert.get("createdAt") or now
+    keyed_rules = applicable(alert, rules)
+    refusals: list[str] = []
+    for keyed in keyed_rules:
+        best: Candidate | None = None
+        for cand in candidates:
+            if cand.grouping_key != keyed.key:
+                continue
+            refusal = _refusal(cand, keyed.rule, at)
+            if refusal:
+                refusals.append(refusal)
+            elif best is None or cand.created_at > best.created_at:
+                best = cand
+        if best is not None:
+            return AttachTo(best.id, keyed, _reason("attached", keyed, best.number, refusals))
+    if not keyed_rules:
+        return OpenNew(None, {"decision": "opened", "rule": None, "key": {}, "detail": (
+            "no grouping rule applies (each needs values the alert does not have); "
+            "opened a new incident")})
+    return OpenNew(keyed_rules[0], _reason("opened", keyed_rules[0], None, refusals))
+
+
+def _refusal(cand: Candidate, rule: Rule, at: datetime) -> str | None:
+    """Say why `cand` cannot take an alert at `at` under `rule`, or None if it can."""
+    if cand.status == RESOLVED:
+        return f"incident #{cand.number} is RESOLVED"
+    if not cand.grouping_allowed:
+        return f"incident #{cand.number} does not allow grouping"
+    if cand.alert_count >= rule.max_alerts:
+        return f"incident #{cand.number} is full ({cand.alert_count} alerts)"
+    if abs(at - cand.first_alert_at) > rule.window:
+        return f"incident #{cand.number} is outside the {_human(rule.window)} window"
+    return None
+
+
+def _reason(
+    decision: str, keyed: Keyed, number: int | None, refusals: list[str]
+) -> dict[str, Any]:
+    values = ", ".join(f"{name}={value!r}" for name, value in keyed.values.items())
+    window = _human(keyed.rule.window)
+    if decision == "attached":
+        detail = f"joined incident #{number}: same {values} within {window}"
+    else:
+        detail = f"no open incident with {values} within {window}; opened a new one"
+    if refusals:
+        detail += " (" + "; ".join(dict.fromkeys(refusals)) + ")"
+    return {
+        "decision": decision,
+        "rule": keyed.rule.name,
+        "ruleId": keyed.rule.id,
+        "key": dict(keyed.values),
+        "detail": detail,
+    }
+
+
+def _human(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0 and seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

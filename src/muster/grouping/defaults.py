@@ -1,0 +1,25 @@
+"""The rule set every new tenant starts with (documented in docs/grouping.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class DefaultRule:
+    name: str
+    key_fields: tuple[str, ...]
+    window: timedelta
+    max_alerts: int
+
+
+DEFAULT_RULES: tuple[DefaultRule, ...] = (
+    DefaultRule("Same detection on the same host", ("source", "ruleName", "hostname"),
+                timedelta(hours=24), 500),
+    DefaultRule("Same detection for the same user", ("source", "ruleName", "username"),
+                timedelta(hours=24), 500),
+    DefaultRule("Same detection from the same source address", ("source", "ruleName", "srcIp"),
+                timedelta(hours=6), 500),
+    DefaultRule("Same detection (burst)", ("source", "ruleName"), timedelta(hours=1), 100),
+)

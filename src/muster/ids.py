@@ -1,0 +1,36 @@
+"""Identifiers: row ids, human-typable incident hashes and API key material."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+import uuid
+
+# Crockford base32 without I, L, O, U: nothing an analyst can misread or mistype.
+HASH_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_id() -> uuid.UUID:
+    """Return a UUIDv7-style id: time-ordered, so new rows land at the end of indexes."""
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & ((1 << 48) - 1)) << 80 | rand & ((1 << 80) - 1)
+    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
+    return uuid.UUID(int=value)
+
+
+def new_incident_hash() -> str:
+    """Return a random `XXXX-XXXX` code over the Crockford alphabet (40 bits)."""
+    chars = "".join(secrets.choice(HASH_ALPHABET) for _ in range(8))
+    return f"{chars[:4]}-{chars[4:]}"
+
+
+def normalise_incident_hash(value: str) -> str:
+    """Return the canonical form of a typed hash: upper case, Crockford look-alikes mapped, dash."""
+    cleaned = value.strip().upper().replace("-", "").replace(" ", "")
+    cleaned = cleaned.translate(str.maketrans({"O": "0", "I": "1", "L": "1"}))
+    if len(cleaned) != 8:
+        return value.strip().upper()
+    return f"{cleaned[:4]}-{cleaned[4:]}"

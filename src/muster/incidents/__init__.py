@@ -1,0 +1,1 @@
+"""Incidents: lifecycle rules, data access and the services the shells call."""

@@ -1,0 +1,112 @@
+"""Incident list queries: filters, sort and keyset paging, each served by an index."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, cast, exists, func, or_, select
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Session, defer
+
+from muster.errors import InvalidInput
+from muster.ids import normalise_incident_hash
+from muster.models import Incident
+from muster.models.enums import SOAR_ASSIGNEE
+from muster.pagination import SortKey, apply_keyset, page
+
+SORTS = {
+    "createdAt": Incident.created_at,
+    "updatedAt": Incident.updated_at,
+    "severity": Incident.severity,
+    "number": Incident.number,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentFilter:
+    """What an incident list may be narrowed by."""
+
+    status: Sequence[str] = ()
+    severity: Sequence[int] = ()
+    assignee: str | None = None  # an e-mail, "SOAR", "unassigned"
+    tag: str | None = None
+    source: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    q: str | None = None
+
+
+def sort_key(sort: str) -> SortKey:
+    """Parse `createdAt` / `-createdAt` style sorts (default newest first)."""
+    descending = not sort.startswith("+") and (sort.startswith("-") or sort == "createdAt"
+                                                or sort == "updatedAt")
+    name = sort.lstrip("+-")
+    if name not in SORTS:
+        raise InvalidInput.field("sort", f"unknown sort {sort!r}; use one of {', '.join(SORTS)}"
+                                 " (prefix - for descending, + for ascending)")
+    if sort.startswith("-"):
+        descending = True
+    return SortKey(sort, SORTS[name], descending)
+
+
+def list_incidents(
+    session: Session, flt: IncidentFilter, sort: str, limit: int, cursor: str | None
+) -> tuple[list[Incident], str | None]:
+    """One page of the tenant's incidents and the cursor of the next."""
+    key = sort_key(sort)
+    stmt = select(Incident).options(defer(Incident.grouping_key))
+    for condition in _conditions(session, flt):
+        stmt = stmt.where(condition)
+    stmt = apply_keyset(stmt, key, Incident.id, cursor, limit)
+    return page(list(session.scalars(stmt)), key, limit)
+
+
+def _conditions(session: Session, flt: IncidentFilter) -> list[ColumnElement[bool]]:
+    out: list[ColumnElement[bool]] = []
+    if flt.status:
+        out.append(Incident.status.in_(flt.status))
+    if flt.severity:
+        out.append(Incident.severity.in_(flt.severity))
+    if flt.assignee:
+        if flt.assignee.lower() in ("unassigned", "none"):
+            out.append(Incident.assignee.is_(None))
+        elif flt.assignee.upper() == SOAR_ASSIGNEE:
+            out.append(Incident.assignee == SOAR_ASSIGNEE)
+        else:
+            out.append(Incident.assignee == flt.assignee.lower())
+    if flt.source:
+        out.append(Incident.source == flt.source)
+    if flt.created_after:
+        out.append(Incident.created_at >= flt.created_after)
+    if flt.created_before:
+        out.append(Incident.created_at < flt.created_before)
+    if flt.tag:
+        out.append(_has_tag(session, flt.tag))
+    if flt.q:
+        out.append(_matches_text(flt.q))
+    return out
+
+
+def _has_tag(session: Session, tag: str) -> ColumnElement[bool]:
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(Incident.tags, JSONB).contains([tag])
+    each = func.json_each(Incident.tags).table_valued("value")
+    return exists(select(1).select_from(each).where(each.c.value == tag))
+
+
+def _matches_text(q: str) -> ColumnElement[bool]:
+    text = q.strip()
+    if not text:
+        raise InvalidInput.field("q", "must not be blank")
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    options: list[ColumnElement[bool]] = [
+        Incident.description.ilike(pattern, escape="\\"),
+        Incident.details.ilike(pattern, escape="\\"),
+        Incident.incident_hash == normalise_incident_hash(text),
+    ]
+    if text.lstrip("#").isdigit():
+        options.append(Incident.number == int(text.lstrip("#")))
+    return or_(*options)
+

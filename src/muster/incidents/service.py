@@ -1,0 +1,243 @@
+"""Incident services: create, read, change under the lifecycle rules, comment, merge.
+
+Services flush, never commit: the request (or job) that called them owns the transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from muster.db.tenancy import tenant_id_of
+from muster.errors import InvalidInput, InvalidTransition, NotFound, StaleVersion
+from muster.ids import normalise_incident_hash
+from muster.incidents import lifecycle
+from muster.incidents.lifecycle import Actor, Outcome
+from muster.incidents.repository import IncidentRepository
+from muster.incidents.schemas import IncidentCreate, IncidentUpdate
+from muster.incidents.timeline import record, serialisable_changes
+from muster.models import Alert, Comment, Incident
+from muster.models.enums import IncidentStatus, Resolution
+from muster.tenants.users import members
+
+STATE_FIELDS = (
+    "description", "details", "severity", "assignee", "assignee_name", "status", "resolution",
+    "resolution_comment", "mitre_tactic", "mitre_technique", "grouping_allowed",
+    "exclude_from_sla", "tags", "responded_at", "resolved_at",
+)
+
+
+def get_incident(session: Session, incident_id: uuid.UUID) -> Incident:
+    """The incident, or NotFound (also for another tenant's id)."""
+    incident = session.scalars(select(Incident).where(Incident.id == incident_id)).first()
+    if incident is None:
+        raise NotFound("incident", incident_id)
+    return incident
+
+
+def get_by_hash(session: Session, incident_hash: str) -> Incident:
+    """The incident with this incidentHash (any common typing of it), or NotFound."""
+    wanted = normalise_incident_hash(incident_hash)
+    incident = session.scalars(select(Incident).where(Incident.incident_hash == wanted)).first()
+    if incident is None:
+        raise NotFound("incident", incident_hash)
+    return incident
+
+
+def alerts_of(session: Session, incident_id: uuid.UUID) -> list[Alert]:
+    """The incident's alerts, oldest first, without raw payloads."""
+    return list(session.scalars(
+        select(Alert).where(Alert.incident_id == incident_id).order_by(Alert.created_at, Alert.id)
+    ))
+
+
+def create_incident(
+    session: Session, data: IncidentCreate, actor: Actor, now: datetime
+) -> Incident:
+    """Open a manual incident, optionally taking existing alerts into it."""
+    tenant_id = tenant_id_of(session)
+    repo = IncidentRepository(session)
+    number = repo.allocate_numbers(tenant_id, 1)[0]
+    incident = Incident(
+        id=uuid.uuid4(), tenant_id=tenant_id, number=number,
+        incident_hash=repo.fresh_hashes(1)[0], description=data.description,
+        details=data.details, severity=data.severity, source="manual",
+        mitre_tactic=data.mitre_tactic, mitre_technique=data.mitre_technique,
+        grouping_allowed=data.grouping_allowed, exclude_from_sla=data.exclude_from_sla,
+        tags=data.tags, status=IncidentStatus.OPEN, alert_count=0, created_at=now,
+        updated_at=now,
+    )
+    session.add(incident)
+    session.flush()
+    record(session, incident.id, "incident.created", actor, now, reason="created by hand")
+    if data.assignee is not None:
+        change_incident(session, incident.id, {"assignee": data.assignee}, actor, now)
+    for alert_id in data.alert_ids:
+        move_alert(session, alert_id, incident.id, actor, now)
+    session.refresh(incident)
+    return incident
+
+
+def update_incident(
+    session: Session,
+    incident_id: uuid.UUID,
+    data: IncidentUpdate,
+    actor: Actor,
+    now: datetime,
+    *,
+    if_match: int | None = None,
+) -> Incident:
+    """Apply a PATCH: only fields the client sent, checked against `If-Match` if given."""
+    requested = data.model_dump(exclude_unset=True)
+    for name in ("description", "severity", "status", "grouping_allowed", "exclude_from_sla",
+                 "tags"):
+        if name in requested and requested[name] is None:
+            raise InvalidInput.field(name, "must not be null")
+    return change_incident(session, incident_id, requested, actor, now, if_match=if_match)
+
+
+def change_incident(
+    session: Session,
+    incident_id: uuid.UUID,
+    requested: Mapping[str, Any],
+    actor: Actor,
+    now: datetime,
+    *,
+    if_match: int | None = None,
+    reason: str | None = None,
+) -> Incident:
+    """Run the lifecycle transition, apply it and write it to the timeline."""
+    incident = get_incident(session, incident_id)
+    if if_match is not None and if_match != incident.version:
+        raise StaleVersion(
+            f"incident is at version {incident.version}, not {if_match}; reload and retry"
+        )
+    state = {name: getattr(incident, name) for name in STATE_FIELDS}
+    roster = members(session) if "assignee" in requested else {}
+    outcome = lifecycle.transition(state, requested, actor, roster, now)
+    _apply(session, incident, outcome, actor, now, reason)
+    return incident
+
+
+def _apply(
+    session: Session, incident: Incident, outcome: Outcome, actor: Actor, now: datetime,
+    reason: str | None,
+) -> None:
+    if not outcome.changes:
+        return
+    for name, (_, after) in outcome.changes.items():
+        setattr(incident, name, after)
+    incident.updated_at = now
+    session.flush()
+    record(session, incident.id, outcome.action, actor, now,
+           changes=serialisable_changes(outcome.changes), reason=reason)
+
+
+def add_comment(
+    session: Session, incident_id: uuid.UUID, body: str, actor: Actor, now: datetime
+) -> Comment:
+    """Add a comment; a person's first comment counts as the response."""
+    incident = get_incident(session, incident_id)
+    comment = Comment(id=uuid.uuid4(), tenant_id=incident.tenant_id, incident_id=incident.id,
+                      author=actor.id, author_name=actor.name, author_type=actor.kind,
+                      body=body, created_at=now)
+    session.add(comment)
+    session.flush()
+    record(session, incident.id, "comment.added", actor, now,
+           changes={"commentId": str(comment.id)})
+    state = {name: getattr(incident, name) for name in STATE_FIELDS}
+    _apply(session, incident, lifecycle.respond_by_comment(state, actor, now), actor, now,
+           "first comment by a person")
+    return comment
+
+
+def list_comments(session: Session, incident_id: uuid.UUID) -> list[Comment]:
+    """The incident's comments, oldest first."""
+    get_incident(session, incident_id)
+    return list(session.scalars(
+        select(Comment).where(Comment.incident_id == incident_id)
+        .order_by(Comment.created_at, Comment.id)
+    ))
+
+
+def merge_incidents(
+    session: Session, target_id: uuid.UUID, other_ids: list[uuid.UUID], actor: Actor,
+    now: datetime,
+) -> Incident:
+    """Move every alert of `other_ids` into the target; resolve the others as DUPLICATE."""
+    target = get_incident(session, target_id)
+    if target.status == IncidentStatus.RESOLVED:
+        raise InvalidTransition("cannot merge into a RESOLVED incident; reopen it first")
+    others = [get_incident(session, other) for other in dict.fromkeys(other_ids)]
+    if any(other.id == target.id for other in others):
+        raise InvalidInput.field("incidentIds", "an incident cannot be merged into itself")
+    for other in others:
+        session.execute(
+            update(Alert).where(Alert.incident_id == other.id)
+            .values(incident_id=target.id, updated_at=now)
+        )
+        change_incident(session, other.id, {
+            "status": IncidentStatus.RESOLVED, "resolution": Resolution.DUPLICATE,
+            "resolution_comment": f"merged into #{target.number} ({target.incident_hash})",
+            "grouping_allowed": False,
+        }, actor, now, reason=f"merged into #{target.number}")
+        other.alert_count = 0
+    _recount(session, target, now)
+    record(session, target.id, "incident.merged", actor, now,
+           changes={"merged": [f"#{other.number}" for other in others]},
+           reason=f"merged {len(others)} incident(s) into this one")
+    return target
+
+
+def move_alert(
+    session: Session, alert_id: uuid.UUID, target_id: uuid.UUID, actor: Actor, now: datetime
+) -> Alert:
+    """Move one alert to another incident of the tenant; both timelines say so."""
+    alert = session.scalars(select(Alert).where(Alert.id == alert_id)).first()
+    if alert is None:
+        raise NotFound("alert", alert_id)
+    target = get_incident(session, target_id)
+    source = get_incident(session, alert.incident_id) if alert.incident_id else None
+    if source is not None and source.id == target.id:
+        return alert
+    alert.incident_id = target.id
+    alert.updated_at = now
+    alert.grouping_reason = {
+        "decision": "moved", "rule": None, "key": {},
+        "detail": f"moved by {actor.name} from "
+                  f"{'#' + str(source.number) if source else 'no incident'} to #{target.number}",
+    }
+    session.flush()
+    for incident in filter(None, (source, target)):
+        _recount(session, incident, now)
+    if source is not None:
+        record(session, source.id, "alert.moved_out", actor, now,
+               changes={"alertId": str(alert.id), "to": f"#{target.number}"})
+    record(session, target.id, "alert.moved_in", actor, now,
+           changes={"alertId": str(alert.id),
+                    "from": f"#{source.number}" if source else None})
+    return alert
+
+
+def _recount(session: Session, incident: Incident, now: datetime) -> None:
+    """Recompute alert count, first/last alert time and (raise only) severity from alerts."""
+    row = session.execute(
+        select(func.count(Alert.id), func.min(Alert.created_at), func.max(Alert.created_at),
+               func.max(Alert.severity)).where(Alert.incident_id == incident.id)
+    ).one()
+    count, first, last, severity = row
+    incident.alert_count = count
+    incident.first_alert_at = first
+    incident.last_alert_at = last
+    if severity is not None and severity > incident.severity:
+        record(session, incident.id, "incident.severity_raised", lifecycle.SYSTEM, now,
+               changes={"severity": [incident.severity, severity]},
+               reason="an alert with a higher severity joined")
+        incident.severity = severity
+    incident.updated_at = now
+    session.flush()

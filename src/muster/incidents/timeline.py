@@ -1,0 +1,76 @@
+"""The incident timeline: audit events written next to the change they describe."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from muster.db.tenancy import tenant_id_of
+from muster.ids import new_id
+from muster.incidents.lifecycle import Actor
+from muster.models import AuditEvent
+
+
+def event_row(
+    tenant_id: uuid.UUID,
+    subject_id: uuid.UUID,
+    action: str,
+    actor: Actor,
+    now: datetime,
+    *,
+    changes: Mapping[str, Any] | None = None,
+    reason: str | None = None,
+    subject_type: str = "incident",
+) -> dict[str, Any]:
+    """Return one audit row ready for a bulk insert."""
+    return {
+        "id": new_id(), "tenant_id": tenant_id, "subject_type": subject_type,
+        "subject_id": subject_id, "action": action, "actor": actor.id,
+        "actor_type": actor.kind, "changes": dict(changes or {}), "reason": reason,
+        "created_at": now,
+    }
+
+
+def write_events(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert audit rows (they carry their tenant_id explicitly)."""
+    if rows:
+        session.execute(insert(AuditEvent), list(rows))
+
+
+def record(
+    session: Session,
+    subject_id: uuid.UUID,
+    action: str,
+    actor: Actor,
+    now: datetime,
+    *,
+    changes: Mapping[str, Any] | None = None,
+    reason: str | None = None,
+    subject_type: str = "incident",
+) -> None:
+    """Write one audit event for the session's tenant."""
+    write_events(session, [event_row(
+        tenant_id_of(session), subject_id, action, actor, now,
+        changes=changes, reason=reason, subject_type=subject_type,
+    )])
+
+
+def serialisable_changes(changes: Mapping[str, tuple[Any, Any]]) -> dict[str, list[Any]]:
+    """`field -> [before, after]` with camelCase names, as the timeline shows them."""
+    from pydantic.alias_generators import to_camel
+
+    return {to_camel(name): [before, after] for name, (before, after) in changes.items()}
+
+
+def timeline(session: Session, incident_id: uuid.UUID) -> list[AuditEvent]:
+    """Every event about the incident, oldest first."""
+    return list(session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.subject_id == incident_id)
+        .order_by(AuditEvent.created_at, AuditEvent.id)
+    ))

@@ -1,0 +1,23 @@
+"""ORM tables, one module per aggregate. Import from here so every mapper is registered."""
+
+from muster.models.alert import Alert
+from muster.models.apikey import ApiKey
+from muster.models.audit import AuditEvent
+from muster.models.grouping_rule import GroupingRule
+from muster.models.incident import Comment, Incident
+from muster.models.job import Job
+from muster.models.tenant import Tenant
+from muster.models.user import Membership, User
+
+__all__ = [
+    "Alert",
+    "ApiKey",
+    "AuditEvent",
+    "Comment",
+    "GroupingRule",
+    "Incident",
+    "Job",
+    "Membership",
+    "Tenant",
+    "User",
+]

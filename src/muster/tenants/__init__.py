@@ -1,0 +1,1 @@
+"""Tenants, their users (memberships) and their API keys."""

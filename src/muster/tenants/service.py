@@ -1,0 +1,90 @@
+"""Tenant administration (system scope: tenants are the scope, not scoped)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from muster.errors import Conflict, NotFound
+from muster.grouping.service import seed_defaults
+from muster.models import Tenant
+from muster.tenants.schemas import TenantCreate, TenantFlags, TenantRead, TenantUpdate
+
+
+def create_tenant(session: Session, data: TenantCreate, now: datetime) -> Tenant:
+    """Create a tenant with the default grouping rules."""
+    if session.scalar(select(Tenant.id).where(Tenant.name == data.name)) is not None:
+        raise Conflict(f"a tenant named {data.name!r} exists", code="tenant.name_taken")
+    tenant = Tenant(id=uuid.uuid4(), name=data.name, settings=data.settings,
+                    created_at=now, updated_at=now)
+    _apply_flags(tenant, data.flags)
+    session.add(tenant)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Conflict(f"a tenant named {data.name!r} exists", code="tenant.name_taken") from None
+    seed_defaults(session, tenant.id, now)
+    session.flush()
+    return tenant
+
+
+def list_tenants(session: Session, only: uuid.UUID | None = None) -> list[Tenant]:
+    """Every tenant (or just `only`), by name."""
+    stmt = select(Tenant).order_by(Tenant.name)
+    if only is not None:
+        stmt = stmt.where(Tenant.id == only)
+    return list(session.scalars(stmt))
+
+
+def get_tenant(session: Session, tenant_id: uuid.UUID) -> Tenant:
+    """The tenant, or NotFound."""
+    tenant = session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise NotFound("tenant", tenant_id)
+    return tenant
+
+
+def update_tenant(
+    session: Session, tenant_id: uuid.UUID, data: TenantUpdate, now: datetime
+) -> Tenant:
+    """Rename, change flags (suspend, evaluation, demo, dev) or settings."""
+    tenant = get_tenant(session, tenant_id)
+    if data.name is not None:
+        tenant.name = data.name
+    if data.flags is not None:
+        _apply_flags(tenant, data.flags)
+    if data.settings is not None:
+        tenant.settings = data.settings
+    tenant.updated_at = now
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Conflict(f"a tenant named {data.name!r} exists", code="tenant.name_taken") from None
+    return tenant
+
+
+def delete_tenant(session: Session, tenant_id: uuid.UUID) -> None:
+    """Remove a tenant and everything it owns."""
+    session.delete(get_tenant(session, tenant_id))
+    session.flush()
+
+
+def to_read(tenant: Tenant) -> TenantRead:
+    """The API view of a tenant, with its flags gathered."""
+    return TenantRead(
+        id=tenant.id, name=tenant.name, settings=tenant.settings,
+        flags=TenantFlags(suspended=tenant.suspended, eval=tenant.eval_expires_at,
+                          demo=tenant.demo, dev=tenant.dev),
+        created_at=tenant.created_at, updated_at=tenant.updated_at,
+    )
+
+
+def _apply_flags(tenant: Tenant, flags: TenantFlags) -> None:
+    tenant.suspended = flags.suspended or None
+    tenant.eval_expires_at = flags.eval
+    tenant.demo = flags.demo
+    tenant.dev = flags.dev

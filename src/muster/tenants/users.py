@@ -1,0 +1,133 @@
+"""Users and their memberships, as seen from one tenant (or globally by the MSSP)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from muster.auth.passwords import hash_password
+from muster.db.tenancy import tenant_id_of
+from muster.errors import Conflict, Forbidden, InvalidInput, NotFound
+from muster.models import Membership, User
+from muster.models.enums import TENANT_ROLES, Role
+from muster.tenants.schemas import UserCreate, UserRead, UserUpdate
+
+
+def members(session: Session) -> dict[str, str]:
+    """email -> display name of everyone who may be assigned incidents in the tenant."""
+    rows = session.execute(
+        select(User.email, User.name)
+        .outerjoin(Membership, Membership.user_id == User.id)
+        .where(User.active.is_(True))
+        .where(or_(Membership.id.is_not(None), User.global_admin.is_(True)))
+    )
+    return {row.email: row.name for row in rows}
+
+
+def list_users(session: Session) -> list[UserRead]:
+    """Members of the tenant with their role."""
+    rows = session.execute(
+        select(User, Membership.role)
+        .join(Membership, Membership.user_id == User.id)
+        .order_by(User.email)
+    )
+    return [_read(user, role) for user, role in rows]
+
+
+def get_user(session: Session, user_id: uuid.UUID) -> UserRead:
+    """A member of the tenant, or NotFound (also for users of other tenants only)."""
+    user, membership = _member(session, user_id)
+    return _read(user, membership.role)
+
+
+def create_user(
+    session: Session, data: UserCreate, now: datetime, *, by_global: bool
+) -> UserRead:
+    """Add a member to the tenant, creating the user if the e-mail is new."""
+    email = data.email.lower()
+    if data.role is Role.GLOBAL_ADMIN and not by_global:
+        raise Forbidden("only a global admin can create global admins", code="auth.role_required")
+    tenant_id = tenant_id_of(session)
+    user = session.scalars(select(User).where(User.email == email)).first()
+    if user is None:
+        user = User(email=email, name=data.name, title=data.title,
+                    global_admin=data.role is Role.GLOBAL_ADMIN,
+                    password_hash=hash_password(data.password.get_secret_value())
+                    if data.password else None,
+                    created_at=now, updated_at=now)
+        session.add(user)
+        session.flush()
+    elif session.scalar(select(Membership.id).where(Membership.user_id == user.id)):
+        raise Conflict(f"{email} is already a member of this tenant", code="user.already_member")
+    role = Role.TENANT_ADMIN if data.role is Role.GLOBAL_ADMIN else data.role
+    session.add(Membership(tenant_id=tenant_id, user_id=user.id, role=role.value,
+                           created_at=now, updated_at=now))
+    session.flush()
+    return _read(user, role.value)
+
+
+def update_user(
+    session: Session, user_id: uuid.UUID, data: UserUpdate, now: datetime, *, by_global: bool
+) -> UserRead:
+    """Change a member's profile, role in this tenant, activity or password."""
+    user, membership = _member(session, user_id)
+    if data.role is not None:
+        if data.role not in TENANT_ROLES:
+            if not by_global:
+                raise Forbidden("only a global admin can grant global admin",
+                                code="auth.role_required")
+            user.global_admin = True
+        else:
+            membership.role = data.role.value
+            membership.updated_at = now
+    for name in ("name", "title", "active"):
+        value = getattr(data, name)
+        if value is not None:
+            setattr(user, name, value)
+    if data.password is not None:
+        user.password_hash = hash_password(data.password.get_secret_value())
+    user.updated_at = now
+    session.flush()
+    return _read(user, membership.role)
+
+
+def remove_user(session: Session, user_id: uuid.UUID) -> None:
+    """Take the user out of this tenant (the login stays for their other tenants)."""
+    user, membership = _member(session, user_id)
+    session.delete(membership)
+    session.flush()
+    if not user.global_admin and not session.scalar(
+        select(Membership.id).where(Membership.user_id == user.id)
+        .execution_options(skip_tenancy=True)
+    ):
+        session.delete(user)
+        session.flush()
+
+
+def _member(session: Session, user_id: uuid.UUID) -> tuple[User, Membership]:
+    row = session.execute(
+        select(User, Membership)
+        .join(Membership, Membership.user_id == User.id)
+        .where(User.id == user_id)
+    ).first()
+    if row is None:
+        raise NotFound("user", user_id)
+    return row[0], row[1]
+
+
+def _read(user: User, role: str | None) -> UserRead:
+    data = UserRead.model_validate(user)
+    if user.global_admin:
+        data.role = Role.GLOBAL_ADMIN
+    elif role:
+        data.role = Role(role)
+    return data
+
+
+def require_known_role(role: Role) -> None:
+    """Refuse roles that do not exist for tenant members."""
+    if role not in (*TENANT_ROLES, Role.GLOBAL_ADMIN):
+        raise InvalidInput.field("role", f"unknown role {role!r}")
