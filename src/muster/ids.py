@@ -30,7 +30,7 @@ def new_incident_hash() -> str:
 def normalise_incident_hash(value: str) -> str:
     """Return the canonical form of a typed hash: upper case, Crockford look-alikes mapped, dash."""
     cleaned = value.strip().upper().replace("-", "").replace(" ", "")
-    cleaned = cleaned.translate(str.maketrans({"O": "0", "I": "1", "L": "1"}))
+    cleaned = cleaned.translate(str.maketrans("OIL", "011"))
     if len(cleaned) != 8:
         return value.strip().upper()
     return f"{cleaned[:4]}-{cleaned[4:]}"

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Select, tuple_
+from sqlalchemy import ColumnElement, Select, literal, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 
 from muster.errors import InvalidInput
@@ -42,7 +42,7 @@ def decode_cursor(cursor: str, sort: str) -> tuple[Any, uuid.UUID]:
         if isinstance(value, dict):
             value = datetime.fromisoformat(value["t"])
         return value, uuid.UUID(ident)
-    except Exception:  # noqa: BLE001 - any malformed cursor is the client's error
+    except Exception:  # any malformed cursor is the client's error
         raise InvalidInput.field("cursor", "is not a cursor from this list and sort") from None
 
 
@@ -58,8 +58,8 @@ def apply_keyset(
     if cursor:
         value, ident = decode_cursor(cursor, key.name)
         pair = tuple_(key.column, id_column)
-        stmt = stmt.where(pair < tuple_(value, ident) if key.descending
-                          else pair > tuple_(value, ident))
+        after = tuple_(literal(value), literal(ident, id_column.type))
+        stmt = stmt.where(pair < after if key.descending else pair > after)
     return stmt.order_by(*order).limit(limit + 1)
 
 

@@ -35,7 +35,9 @@ Email = Annotated[str, StringConstraints(max_length=320), AfterValidator(_email)
 Text = Annotated[str, StringConstraints(max_length=65_536), AfterValidator(_no_nul)]
 ShortText = Annotated[str, StringConstraints(max_length=512), AfterValidator(_no_nul)]
 Name = Annotated[
-    str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True), AfterValidator(_no_nul)
+    str,
+    StringConstraints(min_length=1, max_length=200, strip_whitespace=True),
+    AfterValidator(_no_nul),
 ]
 
 

@@ -85,22 +85,22 @@ def parse_batch(payload: Any, max_batch: int) -> list[Mapping[str, Any]]:
             raise InvalidInput.field("alerts", "must not be empty")
         if len(alerts) > max_batch:
             raise InvalidInput.field(
-                "alerts", f"a batch holds at most {max_batch} alerts, got {len(alerts)}",
+                "alerts",
+                f"a batch holds at most {max_batch} alerts, got {len(alerts)}",
                 code="request.batch_too_large",
             )
         return alerts
     if isinstance(payload, dict):
         return [payload]
-    raise InvalidInput.field("body", "must be an alert object or {\"alerts\": [...]}")
+    raise InvalidInput.field("body", 'must be an alert object or {"alerts": [...]}')
 
 
-def ingest(
-    session: Any, payloads: Sequence[Any], actor: Actor, now: datetime
-) -> IngestReport:
+def ingest(session: Any, payloads: Sequence[Any], actor: Actor, now: datetime) -> IngestReport:
     """Store a batch idempotently and group it; all or nothing (the caller commits)."""
     tenant_id = tenant_id_of(session)
-    prepared = [_prepare(index, payload, len(payloads), now) for index, payload in
-                enumerate(payloads)]
+    prepared = [
+        _prepare(index, payload, len(payloads), now) for index, payload in enumerate(payloads)
+    ]
     alerts = AlertRepository(session)
     incidents = IncidentRepository(session)
     stored = alerts.find_by_dedup({row["dedup_key"] for row, _ in prepared})
@@ -126,8 +126,9 @@ def ingest(
 
     created = _group(session, tenant_id, fresh, incidents, actor, now)
     for index, row, _ in fresh:
-        items[index] = IngestedAlert(row["id"], row["incident_id"], None, False,
-                                     row["grouping_reason"])
+        items[index] = IngestedAlert(
+            row["id"], row["incident_id"], None, False, row["grouping_reason"]
+        )
     alerts.insert([row for _, row, _ in fresh])
     alerts.bump_occurrences(repeats, now)
 
@@ -158,14 +159,21 @@ def _prepare(
     try:
         raw_text = orjson.dumps(payload).decode()
     except orjson.JSONEncodeError as exc:
-        raise InvalidInput.field(where + ".raw" if where else "raw", f"cannot be stored: {exc}") \
-            from None
+        raise InvalidInput.field(
+            where + ".raw" if where else "raw", f"cannot be stored: {exc}"
+        ) from None
     row = alert.model_dump(exclude={"created_at", "entities"})
     at = alert.created_at or now
     row.update(
-        id=new_id(), created_at=at, updated_at=now, last_seen_at=now, occurrences=1,
+        id=new_id(),
+        created_at=at,
+        updated_at=now,
+        last_seen_at=now,
+        occurrences=1,
         entities=[entity.model_dump(by_alias=True, exclude_none=True) for entity in alert.entities],
-        raw=JSONText(raw_text), dedup_key=_dedup_key(alert, raw_text), incident_id=None,
+        raw=JSONText(raw_text),
+        dedup_key=_dedup_key(alert, raw_text),
+        incident_id=None,
         grouping_reason=None,
     )
     facts = {api: row[attr] for api, attr in KEY_FIELDS.items()}
@@ -230,11 +238,15 @@ def _group(
             target = decision.incident_id
         else:
             target = new_id()
-            new[target] = _NewIncident(target, row, decision.keyed, decision.reason,
-                                       max(1, row["severity"]))
+            new[target] = _NewIncident(
+                target, row, decision.keyed, decision.reason, max(1, row["severity"])
+            )
             if decision.keyed is not None:
-                pool[decision.keyed.key].append(Candidate(
-                    target, 0, decision.keyed.key, "OPEN", True, 0, facts["createdAt"], now))
+                pool[decision.keyed.key].append(
+                    Candidate(
+                        target, 0, decision.keyed.key, "OPEN", True, 0, facts["createdAt"], now
+                    )
+                )
         row["incident_id"] = target
         row["grouping_reason"] = decision.reason
         _count(pool, target, decision)
@@ -253,14 +265,26 @@ def _group(
     _write_new(incidents, tenant_id, new, fresh, actor, now)
     raised = incidents.absorb(touched_rows(touched), now)
     events = [
-        event_row(tenant_id, incident_id, "alert.grouped", actor, now,
-                  changes={"alertIds": [str(a) for a in t.alert_ids], "count": t.count},
-                  reason=_group_reason(fresh, t.alert_ids))
+        event_row(
+            tenant_id,
+            incident_id,
+            "alert.grouped",
+            actor,
+            now,
+            changes={"alertIds": [str(a) for a in t.alert_ids], "count": t.count},
+            reason=_group_reason(fresh, t.alert_ids),
+        )
         for incident_id, t in touched.items()
     ] + [
-        event_row(tenant_id, incident_id, "incident.severity_raised", actor, now,
-                  changes={"severity": [before, after]},
-                  reason="a grouped alert has a higher severity")
+        event_row(
+            tenant_id,
+            incident_id,
+            "incident.severity_raised",
+            actor,
+            now,
+            changes={"severity": [before, after]},
+            reason="a grouped alert has a higher severity",
+        )
         for incident_id, before, after in raised
     ]
     write_events(session, events)
@@ -280,8 +304,12 @@ def _count(pool: dict[str, list[Candidate]], target: uuid.UUID, decision: Any) -
 def touched_rows(touched: Mapping[uuid.UUID, _Touched]) -> list[dict[str, Any]]:
     """Aggregated changes to existing incidents, one row per incident."""
     return [
-        {"incident_id": incident_id, "count": t.count, "severity": t.severity,
-         "last_alert_at": t.last_alert_at}
+        {
+            "incident_id": incident_id,
+            "count": t.count,
+            "severity": t.severity,
+            "last_alert_at": t.last_alert_at,
+        }
         for incident_id, t in touched.items()
     ]
 
@@ -309,25 +337,45 @@ def _write_new(
     numbers = incidents.allocate_numbers(tenant_id, len(new))
     hashes = incidents.fresh_hashes(len(new))
     rows, events = [], []
-    for (incident_id, slot), number, incident_hash in zip(new.items(), numbers, hashes,
-                                                          strict=True):
+    for (incident_id, slot), number, incident_hash in zip(
+        new.items(), numbers, hashes, strict=True
+    ):
         first = slot.first
-        rows.append({
-            "id": incident_id, "tenant_id": tenant_id, "number": number,
-            "incident_hash": incident_hash, "description": first["rule_name"],
-            "details": first["description"], "severity": max(1, slot.severity),
-            "source": first["source"], "mitre_tactic": first["mitre_tactic"],
-            "mitre_technique": first["mitre_technique"],
-            "grouping_key": slot.keyed.key if slot.keyed else None,
-            "grouping_rule": slot.keyed.rule.name if slot.keyed else None,
-            "alert_count": slot.count, "first_alert_at": first["created_at"],
-            "last_alert_at": slot.last_alert_at, "created_at": now, "updated_at": now,
-            "tags": [], "status": "OPEN", "soar_status": "NOT_PROCESSED", "version": 1,
-        })
-        events.append(event_row(
-            tenant_id, incident_id, "incident.created", actor, now,
-            changes={"alertCount": slot.count, "severity": max(1, slot.severity)},
-            reason=str(slot.reason.get("detail", "")),
-        ))
+        rows.append(
+            {
+                "id": incident_id,
+                "tenant_id": tenant_id,
+                "number": number,
+                "incident_hash": incident_hash,
+                "description": first["rule_name"],
+                "details": first["description"],
+                "severity": max(1, slot.severity),
+                "source": first["source"],
+                "mitre_tactic": first["mitre_tactic"],
+                "mitre_technique": first["mitre_technique"],
+                "grouping_key": slot.keyed.key if slot.keyed else None,
+                "grouping_rule": slot.keyed.rule.name if slot.keyed else None,
+                "alert_count": slot.count,
+                "first_alert_at": first["created_at"],
+                "last_alert_at": slot.last_alert_at,
+                "created_at": now,
+                "updated_at": now,
+                "tags": [],
+                "status": "OPEN",
+                "soar_status": "NOT_PROCESSED",
+                "version": 1,
+            }
+        )
+        events.append(
+            event_row(
+                tenant_id,
+                incident_id,
+                "incident.created",
+                actor,
+                now,
+                changes={"alertCount": slot.count, "severity": max(1, slot.severity)},
+                reason=str(slot.reason.get("detail", "")),
+            )
+        )
     incidents.insert(rows)
     write_events(incidents.session, events)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from muster.db.tenancy import tenant_id_of
@@ -35,11 +35,13 @@ class AlertRepository:
         if not keys:
             return {}
         rows = self.session.execute(
-            select(Alert.dedup_key, Alert.id, Alert.incident_id, Alert.grouping_reason)
-            .where(Alert.dedup_key.in_(keys))
+            select(Alert.dedup_key, Alert.id, Alert.incident_id, Alert.grouping_reason).where(
+                Alert.dedup_key.in_(keys)
+            )
         )
-        return {row.dedup_key: StoredAlert(row.id, row.incident_id, row.grouping_reason)
-                for row in rows}
+        return {
+            row.dedup_key: StoredAlert(row.id, row.incident_id, row.grouping_reason) for row in rows
+        }
 
     def insert(self, rows: list[dict[str, Any]]) -> None:
         """Bulk insert new alerts of the session's tenant."""
@@ -55,11 +57,17 @@ class AlertRepository:
         if not repeats:
             return
         table = Alert.__table__
+        assert isinstance(table, Table)
         self.session.execute(
             update(table)
             .where(table.c.id == bindparam("b_id"), table.c.tenant_id == bindparam("b_tenant"))
-            .values(occurrences=table.c.occurrences + bindparam("b_n"),
-                    last_seen_at=bindparam("b_now"), updated_at=bindparam("b_now")),
-            [{"b_id": alert_id, "b_tenant": tenant_id_of(self.session), "b_n": n, "b_now": now}
-             for alert_id, n in repeats.items()],
+            .values(
+                occurrences=table.c.occurrences + bindparam("b_n"),
+                last_seen_at=bindparam("b_now"),
+                updated_at=bindparam("b_now"),
+            ),
+            [
+                {"b_id": alert_id, "b_tenant": tenant_id_of(self.session), "b_n": n, "b_now": now}
+                for alert_id, n in repeats.items()
+            ],
         )

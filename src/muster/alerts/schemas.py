@@ -14,8 +14,18 @@ from muster.schema_base import ApiModel, ReadModel, ShortText, Text
 
 Port = Annotated[int, Field(ge=0, le=65535)]
 EntityType = Literal[
-    "account", "host", "ip", "file", "filehash", "process", "url", "mailbox", "domain",
-    "registry", "cloudapp", "other",
+    "account",
+    "host",
+    "ip",
+    "file",
+    "filehash",
+    "process",
+    "url",
+    "mailbox",
+    "domain",
+    "registry",
+    "cloudapp",
+    "other",
 ]
 
 
@@ -66,8 +76,18 @@ class AlertIn(ApiModel):
     entities: Annotated[list[Entity], Field(max_length=1000)] = []
     created_at: datetime | None = Field(None, description="event time; defaults to receipt")
 
-    @field_validator("rule_name", "source", "description", "category", "action",
-                     "src_ip", "dest_ip", "initiator_hash", "raw_event_dataset", mode="after")
+    @field_validator(
+        "rule_name",
+        "source",
+        "description",
+        "category",
+        "action",
+        "src_ip",
+        "dest_ip",
+        "initiator_hash",
+        "raw_event_dataset",
+        mode="after",
+    )
     @classmethod
     def _no_nul(cls, value: str | None) -> str | None:
         if value is not None and "\x00" in value:

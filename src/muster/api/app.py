@@ -35,8 +35,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         yield
         db.dispose()
 
-    app = FastAPI(title="muster", version=__version__, description=DESCRIPTION,
-                  lifespan=lifespan)
+    app = FastAPI(title="muster", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.services = Services(settings=settings, db=db, clock=clock or SystemClock())
     problems.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -122,8 +122,9 @@ async def json_body(request: Request) -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise InvalidInput.field("body", f"is not valid JSON: {exc}",
-                                 code="request.malformed_json") from None
+        raise InvalidInput.field(
+            "body", f"is not valid JSON: {exc}", code="request.malformed_json"
+        ) from None
 
 
 def if_match_version(if_match: str | None) -> int | None:
@@ -132,5 +133,5 @@ def if_match_version(if_match: str | None) -> int | None:
         return None
     cleaned = if_match.strip().removeprefix("W/").strip('"')
     if not cleaned.isdigit():
-        raise InvalidInput.field("If-Match", "must be an ETag from this API, e.g. \"3\"")
+        raise InvalidInput.field("If-Match", 'must be an ETag from this API, e.g. "3"')
     return int(cleaned)

@@ -44,8 +44,12 @@ class BodyLimit:
         await self.app(scope, limited_receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem(413, "Payload too large",
-                           f"the request body exceeds {self.max_bytes} bytes",
-                           "request.too_large", scope.get("path", ""),
-                           headers={"Connection": "close"})
+        response = problem(
+            413,
+            "Payload too large",
+            f"the request body exceeds {self.max_bytes} bytes",
+            "request.too_large",
+            scope.get("path", ""),
+            headers={"Connection": "close"},
+        )
         await response(scope, receive, send)

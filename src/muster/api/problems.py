@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -41,18 +42,23 @@ def problem(
     code: str,
     instance: str,
     *,
-    errors_: list[dict[str, Any]] | None = None,
+    errors_: Sequence[Mapping[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
     """Render one problem document."""
     body: dict[str, Any] = {
-        "type": "about:blank", "title": title, "status": status, "detail": detail,
-        "instance": instance, "code": code,
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+        "code": code,
     }
     if errors_:
-        body["errors"] = errors_
-    return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON,
-                    headers=headers)
+        body["errors"] = [dict(e) for e in errors_]
+    return Response(
+        orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=headers
+    )
 
 
 def status_of(exc: errors.DomainError) -> tuple[int, str]:
@@ -70,47 +76,91 @@ def install(app: FastAPI) -> None:
     async def _domain(request: Request, exc: errors.DomainError) -> Response:
         status, title = status_of(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        return problem(status, title, exc.detail, exc.code, request.url.path,
-                       errors_=exc.errors, headers=headers)
+        return problem(
+            status,
+            title,
+            exc.detail,
+            exc.code,
+            request.url.path,
+            errors_=exc.errors,
+            headers=headers,
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
         found = [
-            {"field": ".".join(str(p) for p in err["loc"] if p != "body") or "body",
-             "message": err["msg"]}
+            {
+                "field": ".".join(str(p) for p in err["loc"] if p != "body") or "body",
+                "message": err["msg"],
+            }
             for err in exc.errors()
         ]
         first = found[0] if found else {"field": "body", "message": "invalid"}
-        return problem(400, "Invalid input", f"{first['field']}: {first['message']}",
-                       "validation_failed", request.url.path, errors_=found)
+        return problem(
+            400,
+            "Invalid input",
+            f"{first['field']}: {first['message']}",
+            "validation_failed",
+            request.url.path,
+            errors_=found,
+        )
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> Response:
-        code = {404: "route.not_found", 405: "route.method_not_allowed",
-                413: "request.too_large"}.get(
-            exc.status_code, "http.error")
-        return problem(exc.status_code, str(exc.detail), str(exc.detail), code,
-                       request.url.path, headers=getattr(exc, "headers", None))
+        code = {
+            404: "route.not_found",
+            405: "route.method_not_allowed",
+            413: "request.too_large",
+        }.get(exc.status_code, "http.error")
+        return problem(
+            exc.status_code,
+            str(exc.detail),
+            str(exc.detail),
+            code,
+            request.url.path,
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(StaleDataError)
     async def _stale(request: Request, exc: StaleDataError) -> Response:
-        return problem(412, "Precondition failed", "the resource changed meanwhile; reload it",
-                       "incident.stale_version", request.url.path)
+        return problem(
+            412,
+            "Precondition failed",
+            "the resource changed meanwhile; reload it",
+            "incident.stale_version",
+            request.url.path,
+        )
 
     @app.exception_handler(IntegrityError)
     async def _integrity(request: Request, exc: IntegrityError) -> Response:
         log.warning("integrity_error", error=str(exc.orig))
-        return problem(409, "Conflict", "a concurrent request wrote the same data; retry",
-                       "conflict.concurrent_write", request.url.path)
+        return problem(
+            409,
+            "Conflict",
+            "a concurrent request wrote the same data; retry",
+            "conflict.concurrent_write",
+            request.url.path,
+        )
 
     @app.exception_handler(OperationalError)
     async def _unavailable(request: Request, exc: DBAPIError) -> Response:
         log.error("database_unavailable", error=str(exc.orig))
-        return problem(503, "Service unavailable", "the database is unavailable; retry shortly",
-                       "database.unavailable", request.url.path, headers={"Retry-After": "5"})
+        return problem(
+            503,
+            "Service unavailable",
+            "the database is unavailable; retry shortly",
+            "database.unavailable",
+            request.url.path,
+            headers={"Retry-After": "5"},
+        )
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> Response:
         log.exception("unhandled_error", path=request.url.path)
-        return problem(500, "Internal error", "an unexpected error occurred; it has been logged",
-                       "internal_error", request.url.path)
+        return problem(
+            500,
+            "Internal error",
+            "an unexpected error occurred; it has been logged",
+            "internal_error",
+            request.url.path,
+        )

@@ -50,7 +50,8 @@ def resolve_tenant(
             raise NotFound("tenant", requested)
     elif not requested:
         raise InvalidInput.field(
-            "X-Muster-Tenant", "a global key must name the tenant it acts in",
+            "X-Muster-Tenant",
+            "a global key must name the tenant it acts in",
             code="tenant.required",
         )
     else:
@@ -69,7 +70,9 @@ def resolve_tenant(
     return tenant_id
 
 
-def suspension_reason(suspended: str | None, eval_expires_at: datetime | None, now: datetime) -> str | None:
+def suspension_reason(
+    suspended: str | None, eval_expires_at: datetime | None, now: datetime
+) -> str | None:
     """Why a tenant is closed, or None when it is open."""
     if suspended:
         return suspended

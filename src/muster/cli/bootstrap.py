@@ -35,19 +35,39 @@ def bootstrap(
     with unit_of_work(db, SystemContext(), write=True) as session:
         first = create_tenant(session, TenantCreate(name=tenant), now)
         tenant_id = first.id
-        key = apikeys.create_key(session, name="bootstrap", role=Role.GLOBAL_ADMIN,
-                                 tenant_id=None, created_by="bootstrap", now=now)
-        tenant_key = apikeys.create_key(session, name="bootstrap-analyst", role=Role.ANALYST,
-                                        tenant_id=tenant_id, created_by="bootstrap", now=now)
+        key = apikeys.create_key(
+            session,
+            name="bootstrap",
+            role=Role.GLOBAL_ADMIN,
+            tenant_id=None,
+            created_by="bootstrap",
+            now=now,
+        )
+        tenant_key = apikeys.create_key(
+            session,
+            name="bootstrap-analyst",
+            role=Role.ANALYST,
+            tenant_id=tenant_id,
+            created_by="bootstrap",
+            now=now,
+        )
     with unit_of_work(db, TenantContext(tenant_id), write=True) as session:
-        create_user(session, UserCreate(email=email, name="Administrator",
-                                        role=Role.GLOBAL_ADMIN), now, by_global=True)
-    console.print(Panel.fit(
-        f"tenant      [bold]{tenant}[/bold]  id {tenant_id}\n"
-        f"admin user  {email} (global admin)\n\n"
-        f"global admin API key (acts in a tenant via X-Muster-Tenant):\n"
-        f"  [bold yellow]{key.key}[/bold yellow]\n"
-        f"analyst API key for tenant {tenant}:\n"
-        f"  [bold yellow]{tenant_key.key}[/bold yellow]\n\n"
-        "These keys are shown ONCE. Store them now.",
-        title="muster is set up", border_style="green"))
+        create_user(
+            session,
+            UserCreate(email=email, name="Administrator", role=Role.GLOBAL_ADMIN),
+            now,
+            by_global=True,
+        )
+    console.print(
+        Panel.fit(
+            f"tenant      [bold]{tenant}[/bold]  id {tenant_id}\n"
+            f"admin user  {email} (global admin)\n\n"
+            f"global admin API key (acts in a tenant via X-Muster-Tenant):\n"
+            f"  [bold yellow]{key.key}[/bold yellow]\n"
+            f"analyst API key for tenant {tenant}:\n"
+            f"  [bold yellow]{tenant_key.key}[/bold yellow]\n\n"
+            "These keys are shown ONCE. Store them now.",
+            title="muster is set up",
+            border_style="green",
+        )
+    )

@@ -9,11 +9,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from muster.clock import SystemClock
 from muster.config import Settings
 from muster.db import SystemContext, TenantContext, create_db_engine, unit_of_work
-from muster.clock import SystemClock
 from muster.models.enums import Role
-from muster.tenants import apikeys, service as tenants
+from muster.tenants import apikeys
+from muster.tenants import service as tenants
 from muster.tenants.schemas import TenantCreate, TenantFlags, TenantUpdate, UserCreate
 from muster.tenants.users import create_user
 
@@ -49,9 +50,15 @@ def serve(
     import uvicorn
 
     settings = Settings()
-    uvicorn.run("muster.api.asgi:app", host=host or settings.host, port=port or settings.port,
-                workers=workers, log_level=settings.log_level, access_log=False,
-                timeout_graceful_shutdown=10)
+    uvicorn.run(
+        "muster.api.asgi:app",
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        log_level=settings.log_level,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
 
 
 @db_app.command("upgrade")
@@ -74,8 +81,10 @@ def tenant_create(
     db = create_db_engine(Settings())
     with unit_of_work(db, SystemContext(), write=True) as session:
         tenant = tenants.create_tenant(
-            session, TenantCreate(name=name, flags=TenantFlags(demo=demo, dev=dev)),
-            SystemClock().now())
+            session,
+            TenantCreate(name=name, flags=TenantFlags(demo=demo, dev=dev)),
+            SystemClock().now(),
+        )
         _print(tenants.to_read(tenant), as_json)
 
 
@@ -84,8 +93,10 @@ def tenant_list(as_json: JsonFlag = False) -> None:
     """List tenants."""
     db = create_db_engine(Settings())
     with unit_of_work(db, SystemContext()) as session:
-        rows = [tenants.to_read(t).model_dump(mode="json", by_alias=True)
-                for t in tenants.list_tenants(session)]
+        rows = [
+            tenants.to_read(t).model_dump(mode="json", by_alias=True)
+            for t in tenants.list_tenants(session)
+        ]
     _print(rows, as_json)
 
 
@@ -123,9 +134,12 @@ def user_create(
     """Create a user (or add an existing one) as a member of a tenant."""
     db = create_db_engine(Settings())
     with unit_of_work(db, TenantContext(tenant), write=True) as session:
-        user = create_user(session, UserCreate(email=email, name=name, role=role,
-                                               password=password), SystemClock().now(),
-                           by_global=True)
+        user = create_user(
+            session,
+            UserCreate(email=email, name=name, role=role, password=password),
+            SystemClock().now(),
+            by_global=True,
+        )
         _print(user, as_json)
 
 
@@ -144,8 +158,14 @@ def apikey_create(
     with unit_of_work(db, SystemContext(), write=True) as session:
         if tenant is not None:
             tenants.get_tenant(session, tenant)
-        key = apikeys.create_key(session, name=name, role=Role.GLOBAL_ADMIN if global_ else role,
-                                 tenant_id=tenant, created_by="cli", now=SystemClock().now())
+        key = apikeys.create_key(
+            session,
+            name=name,
+            role=Role.GLOBAL_ADMIN if global_ else role,
+            tenant_id=tenant,
+            created_by="cli",
+            now=SystemClock().now(),
+        )
         _print(key, as_json)
 
 
@@ -157,8 +177,9 @@ def apikey_list(
     """List keys (never their secrets)."""
     db = create_db_engine(Settings())
     with unit_of_work(db, SystemContext()) as session:
-        rows = [k.model_dump(mode="json", by_alias=True)
-                for k in apikeys.list_keys(session, tenant)]
+        rows = [
+            k.model_dump(mode="json", by_alias=True) for k in apikeys.list_keys(session, tenant)
+        ]
     _print(rows, as_json)
 
 

@@ -133,9 +133,18 @@ def decide(
         if best is not None:
             return AttachTo(best.id, keyed, _reason("attached", keyed, best.number, refusals))
     if not keyed_rules:
-        return OpenNew(None, {"decision": "opened", "rule": None, "key": {}, "detail": (
-            "no grouping rule applies (each needs values the alert does not have); "
-            "opened a new incident")})
+        return OpenNew(
+            None,
+            {
+                "decision": "opened",
+                "rule": None,
+                "key": {},
+                "detail": (
+                    "no grouping rule applies (each needs values the alert does not have); "
+                    "opened a new incident"
+                ),
+            },
+        )
     return OpenNew(keyed_rules[0], _reason("opened", keyed_rules[0], None, refusals))
 
 
@@ -152,9 +161,7 @@ def _refusal(cand: Candidate, rule: Rule, at: datetime) -> str | None:
     return None
 
 
-def _reason(
-    decision: str, keyed: Keyed, number: int | None, refusals: list[str]
-) -> dict[str, Any]:
+def _reason(decision: str, keyed: Keyed, number: int | None, refusals: list[str]) -> dict[str, Any]:
     values = ", ".join(f"{name}={value!r}" for name, value in keyed.values.items())
     window = _human(keyed.rule.window)
     if decision == "attached":

@@ -15,11 +15,23 @@ class DefaultRule:
 
 
 DEFAULT_RULES: tuple[DefaultRule, ...] = (
-    DefaultRule("Same detection on the same host", ("source", "ruleName", "hostname"),
-                timedelta(hours=24), 500),
-    DefaultRule("Same detection for the same user", ("source", "ruleName", "username"),
-                timedelta(hours=24), 500),
-    DefaultRule("Same detection from the same source address", ("source", "ruleName", "srcIp"),
-                timedelta(hours=6), 500),
+    DefaultRule(
+        "Same detection on the same host",
+        ("source", "ruleName", "hostname"),
+        timedelta(hours=24),
+        500,
+    ),
+    DefaultRule(
+        "Same detection for the same user",
+        ("source", "ruleName", "username"),
+        timedelta(hours=24),
+        500,
+    ),
+    DefaultRule(
+        "Same detection from the same source address",
+        ("source", "ruleName", "srcIp"),
+        timedelta(hours=6),
+        500,
+    ),
     DefaultRule("Same detection (burst)", ("source", "ruleName"), timedelta(hours=1), 100),
 )

@@ -19,11 +19,18 @@ from muster.models import GroupingRule
 def seed_defaults(session: Session, tenant_id: uuid.UUID, now: datetime) -> None:
     """Give a new tenant the default rule set."""
     for position, rule in enumerate(DEFAULT_RULES):
-        session.add(GroupingRule(
-            tenant_id=tenant_id, name=rule.name, position=position,
-            key_fields=list(rule.key_fields), window_seconds=int(rule.window.total_seconds()),
-            max_alerts=rule.max_alerts, created_at=now, updated_at=now,
-        ))
+        session.add(
+            GroupingRule(
+                tenant_id=tenant_id,
+                name=rule.name,
+                position=position,
+                key_fields=list(rule.key_fields),
+                window_seconds=int(rule.window.total_seconds()),
+                max_alerts=rule.max_alerts,
+                created_at=now,
+                updated_at=now,
+            )
+        )
 
 
 def active_rules(session: Session) -> list[Rule]:
@@ -34,17 +41,24 @@ def active_rules(session: Session) -> list[Rule]:
         .order_by(GroupingRule.position, GroupingRule.created_at)
     )
     return [
-        Rule(str(r.id), r.name, tuple(r.key_fields), timedelta(seconds=r.window_seconds),
-             r.max_alerts)
+        Rule(
+            str(r.id),
+            r.name,
+            tuple(r.key_fields),
+            timedelta(seconds=r.window_seconds),
+            r.max_alerts,
+        )
         for r in rows
     ]
 
 
 def list_rules(session: Session) -> list[GroupingRule]:
     """Every rule of the tenant, in evaluation order."""
-    return list(session.scalars(
-        select(GroupingRule).order_by(GroupingRule.position, GroupingRule.created_at)
-    ))
+    return list(
+        session.scalars(
+            select(GroupingRule).order_by(GroupingRule.position, GroupingRule.created_at)
+        )
+    )
 
 
 def get_rule(session: Session, rule_id: uuid.UUID) -> GroupingRule:
@@ -62,9 +76,16 @@ def create_rule(session: Session, data: GroupingRuleCreate, now: datetime) -> Gr
     if position is None:
         position = (session.scalar(select(func.max(GroupingRule.position))) or -1) + 1
     rule = GroupingRule(
-        tenant_id=tenant_id_of(session), name=data.name, position=position,
-        enabled=data.enabled, key_fields=data.key_fields, window_seconds=data.window_seconds,
-        max_alerts=data.max_alerts, filter=data.filter, created_at=now, updated_at=now,
+        tenant_id=tenant_id_of(session),
+        name=data.name,
+        position=position,
+        enabled=data.enabled,
+        key_fields=data.key_fields,
+        window_seconds=data.window_seconds,
+        max_alerts=data.max_alerts,
+        filter=data.filter,
+        created_at=now,
+        updated_at=now,
     )
     session.add(rule)
     session.flush()
@@ -98,6 +119,7 @@ def delete_rule(session: Session, rule_id: uuid.UUID) -> None:
 def _check_filter(expression: str | None) -> None:
     if expression:
         raise InvalidInput.field(
-            "filter", "grouping filters need the filter language, which is not available yet",
+            "filter",
+            "grouping filters need the filter language, which is not available yet",
             code="grouping_rule.filter_unsupported",
         )

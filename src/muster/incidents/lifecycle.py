@@ -38,11 +38,22 @@ TRANSITIONS: Mapping[str, frozenset[str]] = {
     RESOLVED: frozenset({OPEN, INVESTIGATING}),
 }
 
-EDITABLE = frozenset({
-    "description", "details", "severity", "assignee", "status", "resolution",
-    "resolution_comment", "mitre_tactic", "mitre_technique", "grouping_allowed",
-    "exclude_from_sla", "tags",
-})
+EDITABLE = frozenset(
+    {
+        "description",
+        "details",
+        "severity",
+        "assignee",
+        "status",
+        "resolution",
+        "resolution_comment",
+        "mitre_tactic",
+        "mitre_technique",
+        "grouping_allowed",
+        "exclude_from_sla",
+        "tags",
+    }
+)
 
 ActorKind = Literal["user", "apikey", "soar", "system"]
 
@@ -75,8 +86,12 @@ class Outcome:
     @property
     def action(self) -> str:
         """The most significant event, used as the timeline entry's action."""
-        for event in ("incident.resolved", "incident.reopened", "incident.status_changed",
-                      "incident.assigned"):
+        for event in (
+            "incident.resolved",
+            "incident.reopened",
+            "incident.status_changed",
+            "incident.assigned",
+        ):
             if event in self.events:
                 return event
         return "incident.updated"
@@ -116,7 +131,9 @@ def respond_by_comment(state: Mapping[str, Any], actor: Actor, now: datetime) ->
     return outcome
 
 
-def _check_status(state: Mapping[str, Any], new: dict[str, Any], requested: Mapping[str, Any]) -> None:
+def _check_status(
+    state: Mapping[str, Any], new: dict[str, Any], requested: Mapping[str, Any]
+) -> None:
     before, after = state["status"], new["status"]
     if after == before:
         return
@@ -167,7 +184,8 @@ def _derive_assignee(
         email = str(assignee).strip().lower()
         if email not in members:
             raise InvalidInput.field(
-                "assignee", f"{assignee!r} is not a member of this tenant (or 'SOAR')",
+                "assignee",
+                f"{assignee!r} is not a member of this tenant (or 'SOAR')",
                 code="incident.assignee_not_member",
             )
         new["assignee"] = email

@@ -40,12 +40,16 @@ class IncidentFilter:
 
 def sort_key(sort: str) -> SortKey:
     """Parse `createdAt` / `-createdAt` style sorts (default newest first)."""
-    descending = not sort.startswith("+") and (sort.startswith("-") or sort == "createdAt"
-                                                or sort == "updatedAt")
+    descending = not sort.startswith("+") and (
+        sort.startswith("-") or sort == "createdAt" or sort == "updatedAt"
+    )
     name = sort.lstrip("+-")
     if name not in SORTS:
-        raise InvalidInput.field("sort", f"unknown sort {sort!r}; use one of {', '.join(SORTS)}"
-                                 " (prefix - for descending, + for ascending)")
+        raise InvalidInput.field(
+            "sort",
+            f"unknown sort {sort!r}; use one of {', '.join(SORTS)}"
+            " (prefix - for descending, + for ascending)",
+        )
     if sort.startswith("-"):
         descending = True
     return SortKey(sort, SORTS[name], descending)
@@ -109,4 +113,3 @@ def _matches_text(q: str) -> ColumnElement[bool]:
     if text.lstrip("#").isdigit():
         options.append(Incident.number == int(text.lstrip("#")))
     return or_(*options)
-

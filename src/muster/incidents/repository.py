@@ -7,7 +7,7 @@ from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, insert, select, update
+from sqlalchemy import Table, bindparam, case, insert, select, update
 from sqlalchemy.orm import Session
 
 from muster.db.tenancy import tenant_id_of
@@ -38,22 +38,29 @@ class IncidentRepository:
         hashes: list[str] = []
         while len(hashes) < count:
             wanted = {new_incident_hash() for _ in range(count - len(hashes))} - set(hashes)
-            taken = set(self.session.scalars(
-                select(Incident.incident_hash)
-                .where(Incident.incident_hash.in_(wanted))
-                .execution_options(skip_tenancy=True)
-            ))
+            taken = set(
+                self.session.scalars(
+                    select(Incident.incident_hash)
+                    .where(Incident.incident_hash.in_(wanted))
+                    .execution_options(skip_tenancy=True)
+                )
+            )
             hashes.extend(wanted - taken)
         return hashes
 
     def grouping_candidates(self, keys: Collection[str], since: datetime) -> list[Candidate]:
-        """Open, groupable incidents filed under any of `keys` whose first alert is after `since`."""
+        """Open, groupable incidents under any of `keys` whose first alert is after `since`."""
         if not keys:
             return []
         rows = self.session.execute(
             select(
-                Incident.id, Incident.number, Incident.grouping_key, Incident.status,
-                Incident.grouping_allowed, Incident.alert_count, Incident.first_alert_at,
+                Incident.id,
+                Incident.number,
+                Incident.grouping_key,
+                Incident.status,
+                Incident.grouping_allowed,
+                Incident.alert_count,
+                Incident.first_alert_at,
                 Incident.created_at,
             ).where(
                 Incident.grouping_key.in_(keys),
@@ -82,31 +89,43 @@ class IncidentRepository:
     def absorb(
         self, touched: list[dict[str, Any]], now: datetime
     ) -> list[tuple[uuid.UUID, int, int]]:
-        """Account grouped alerts on existing incidents; return (id, before, after) severity raises."""
+        """Account grouped alerts on incidents; return (id, before, after) of severity raises."""
         if not touched:
             return []
         ids = [row["incident_id"] for row in touched]
-        before = {row.id: row.severity for row in self.session.execute(
-            select(Incident.id, Incident.severity).where(Incident.id.in_(ids))
-        )}
+        before = {
+            row.id: row.severity
+            for row in self.session.execute(
+                select(Incident.id, Incident.severity).where(Incident.id.in_(ids))
+            )
+        }
         table = Incident.__table__
+        assert isinstance(table, Table)
         self.session.execute(
             update(table)
             .where(table.c.id == bindparam("b_id"), table.c.tenant_id == bindparam("b_tenant"))
             .values(
                 alert_count=table.c.alert_count + bindparam("b_count"),
-                severity=case((table.c.severity < bindparam("b_sev"), bindparam("b_sev")),
-                              else_=table.c.severity),
+                severity=case(
+                    (table.c.severity < bindparam("b_sev"), bindparam("b_sev")),
+                    else_=table.c.severity,
+                ),
                 last_alert_at=case(
                     (table.c.last_alert_at < bindparam("b_last"), bindparam("b_last")),
-                    else_=table.c.last_alert_at),
+                    else_=table.c.last_alert_at,
+                ),
                 updated_at=bindparam("b_now"),
                 version=table.c.version + 1,
             ),
             [
-                {"b_id": row["incident_id"], "b_tenant": tenant_id_of(self.session),
-                 "b_count": row["count"], "b_sev": row["severity"],
-                 "b_last": row["last_alert_at"], "b_now": now}
+                {
+                    "b_id": row["incident_id"],
+                    "b_tenant": tenant_id_of(self.session),
+                    "b_count": row["count"],
+                    "b_sev": row["severity"],
+                    "b_last": row["last_alert_at"],
+                    "b_now": now,
+                }
                 for row in touched
             ],
         )

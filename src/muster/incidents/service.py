@@ -26,9 +26,21 @@ from muster.models.enums import IncidentStatus, Resolution
 from muster.tenants.users import members
 
 STATE_FIELDS = (
-    "description", "details", "severity", "assignee", "assignee_name", "status", "resolution",
-    "resolution_comment", "mitre_tactic", "mitre_technique", "grouping_allowed",
-    "exclude_from_sla", "tags", "responded_at", "resolved_at",
+    "description",
+    "details",
+    "severity",
+    "assignee",
+    "assignee_name",
+    "status",
+    "resolution",
+    "resolution_comment",
+    "mitre_tactic",
+    "mitre_technique",
+    "grouping_allowed",
+    "exclude_from_sla",
+    "tags",
+    "responded_at",
+    "resolved_at",
 )
 
 
@@ -51,9 +63,13 @@ def get_by_hash(session: Session, incident_hash: str) -> Incident:
 
 def alerts_of(session: Session, incident_id: uuid.UUID) -> list[Alert]:
     """The incident's alerts, oldest first, without raw payloads."""
-    return list(session.scalars(
-        select(Alert).where(Alert.incident_id == incident_id).order_by(Alert.created_at, Alert.id)
-    ))
+    return list(
+        session.scalars(
+            select(Alert)
+            .where(Alert.incident_id == incident_id)
+            .order_by(Alert.created_at, Alert.id)
+        )
+    )
 
 
 def create_incident(
@@ -64,12 +80,22 @@ def create_incident(
     repo = IncidentRepository(session)
     number = repo.allocate_numbers(tenant_id, 1)[0]
     incident = Incident(
-        id=uuid.uuid4(), tenant_id=tenant_id, number=number,
-        incident_hash=repo.fresh_hashes(1)[0], description=data.description,
-        details=data.details, severity=data.severity, source="manual",
-        mitre_tactic=data.mitre_tactic, mitre_technique=data.mitre_technique,
-        grouping_allowed=data.grouping_allowed, exclude_from_sla=data.exclude_from_sla,
-        tags=data.tags, status=IncidentStatus.OPEN, alert_count=0, created_at=now,
+        id=uuid.uuid4(),
+        tenant_id=tenant_id,
+        number=number,
+        incident_hash=repo.fresh_hashes(1)[0],
+        description=data.description,
+        details=data.details,
+        severity=data.severity,
+        source="manual",
+        mitre_tactic=data.mitre_tactic,
+        mitre_technique=data.mitre_technique,
+        grouping_allowed=data.grouping_allowed,
+        exclude_from_sla=data.exclude_from_sla,
+        tags=data.tags,
+        status=IncidentStatus.OPEN,
+        alert_count=0,
+        created_at=now,
         updated_at=now,
     )
     session.add(incident)
@@ -94,8 +120,14 @@ def update_incident(
 ) -> Incident:
     """Apply a PATCH: only fields the client sent, checked against `If-Match` if given."""
     requested = data.model_dump(exclude_unset=True)
-    for name in ("description", "severity", "status", "grouping_allowed", "exclude_from_sla",
-                 "tags"):
+    for name in (
+        "description",
+        "severity",
+        "status",
+        "grouping_allowed",
+        "exclude_from_sla",
+        "tags",
+    ):
         if name in requested and requested[name] is None:
             raise InvalidInput.field(name, "must not be null")
     return change_incident(session, incident_id, requested, actor, now, if_match=if_match)
@@ -125,7 +157,11 @@ def change_incident(
 
 
 def _apply(
-    session: Session, incident: Incident, outcome: Outcome, actor: Actor, now: datetime,
+    session: Session,
+    incident: Incident,
+    outcome: Outcome,
+    actor: Actor,
+    now: datetime,
     reason: str | None,
 ) -> None:
     if not outcome.changes:
@@ -134,8 +170,15 @@ def _apply(
         setattr(incident, name, after)
     incident.updated_at = now
     session.flush()
-    record(session, incident.id, outcome.action, actor, now,
-           changes=serialisable_changes(outcome.changes), reason=reason)
+    record(
+        session,
+        incident.id,
+        outcome.action,
+        actor,
+        now,
+        changes=serialisable_changes(outcome.changes),
+        reason=reason,
+    )
 
 
 def add_comment(
@@ -143,30 +186,50 @@ def add_comment(
 ) -> Comment:
     """Add a comment; a person's first comment counts as the response."""
     incident = get_incident(session, incident_id)
-    comment = Comment(id=uuid.uuid4(), tenant_id=incident.tenant_id, incident_id=incident.id,
-                      author=actor.id, author_name=actor.name, author_type=actor.kind,
-                      body=body, created_at=now)
+    comment = Comment(
+        id=uuid.uuid4(),
+        tenant_id=incident.tenant_id,
+        incident_id=incident.id,
+        author=actor.id,
+        author_name=actor.name,
+        author_type=actor.kind,
+        body=body,
+        created_at=now,
+    )
     session.add(comment)
     session.flush()
-    record(session, incident.id, "comment.added", actor, now,
-           changes={"commentId": str(comment.id)})
+    record(
+        session, incident.id, "comment.added", actor, now, changes={"commentId": str(comment.id)}
+    )
     state = {name: getattr(incident, name) for name in STATE_FIELDS}
-    _apply(session, incident, lifecycle.respond_by_comment(state, actor, now), actor, now,
-           "first comment by a person")
+    _apply(
+        session,
+        incident,
+        lifecycle.respond_by_comment(state, actor, now),
+        actor,
+        now,
+        "first comment by a person",
+    )
     return comment
 
 
 def list_comments(session: Session, incident_id: uuid.UUID) -> list[Comment]:
     """The incident's comments, oldest first."""
     get_incident(session, incident_id)
-    return list(session.scalars(
-        select(Comment).where(Comment.incident_id == incident_id)
-        .order_by(Comment.created_at, Comment.id)
-    ))
+    return list(
+        session.scalars(
+            select(Comment)
+            .where(Comment.incident_id == incident_id)
+            .order_by(Comment.created_at, Comment.id)
+        )
+    )
 
 
 def merge_incidents(
-    session: Session, target_id: uuid.UUID, other_ids: list[uuid.UUID], actor: Actor,
+    session: Session,
+    target_id: uuid.UUID,
+    other_ids: list[uuid.UUID],
+    actor: Actor,
     now: datetime,
 ) -> Incident:
     """Move every alert of `other_ids` into the target; resolve the others as DUPLICATE."""
@@ -178,19 +241,34 @@ def merge_incidents(
         raise InvalidInput.field("incidentIds", "an incident cannot be merged into itself")
     for other in others:
         session.execute(
-            update(Alert).where(Alert.incident_id == other.id)
+            update(Alert)
+            .where(Alert.incident_id == other.id)
             .values(incident_id=target.id, updated_at=now)
         )
-        change_incident(session, other.id, {
-            "status": IncidentStatus.RESOLVED, "resolution": Resolution.DUPLICATE,
-            "resolution_comment": f"merged into #{target.number} ({target.incident_hash})",
-            "grouping_allowed": False,
-        }, actor, now, reason=f"merged into #{target.number}")
+        change_incident(
+            session,
+            other.id,
+            {
+                "status": IncidentStatus.RESOLVED,
+                "resolution": Resolution.DUPLICATE,
+                "resolution_comment": f"merged into #{target.number} ({target.incident_hash})",
+                "grouping_allowed": False,
+            },
+            actor,
+            now,
+            reason=f"merged into #{target.number}",
+        )
         other.alert_count = 0
     _recount(session, target, now)
-    record(session, target.id, "incident.merged", actor, now,
-           changes={"merged": [f"#{other.number}" for other in others]},
-           reason=f"merged {len(others)} incident(s) into this one")
+    record(
+        session,
+        target.id,
+        "incident.merged",
+        actor,
+        now,
+        changes={"merged": [f"#{other.number}" for other in others]},
+        reason=f"merged {len(others)} incident(s) into this one",
+    )
     return target
 
 
@@ -208,36 +286,59 @@ def move_alert(
     alert.incident_id = target.id
     alert.updated_at = now
     alert.grouping_reason = {
-        "decision": "moved", "rule": None, "key": {},
+        "decision": "moved",
+        "rule": None,
+        "key": {},
         "detail": f"moved by {actor.name} from "
-                  f"{'#' + str(source.number) if source else 'no incident'} to #{target.number}",
+        f"{'#' + str(source.number) if source else 'no incident'} to #{target.number}",
     }
     session.flush()
     for incident in filter(None, (source, target)):
         _recount(session, incident, now)
     if source is not None:
-        record(session, source.id, "alert.moved_out", actor, now,
-               changes={"alertId": str(alert.id), "to": f"#{target.number}"})
-    record(session, target.id, "alert.moved_in", actor, now,
-           changes={"alertId": str(alert.id),
-                    "from": f"#{source.number}" if source else None})
+        record(
+            session,
+            source.id,
+            "alert.moved_out",
+            actor,
+            now,
+            changes={"alertId": str(alert.id), "to": f"#{target.number}"},
+        )
+    record(
+        session,
+        target.id,
+        "alert.moved_in",
+        actor,
+        now,
+        changes={"alertId": str(alert.id), "from": f"#{source.number}" if source else None},
+    )
     return alert
 
 
 def _recount(session: Session, incident: Incident, now: datetime) -> None:
     """Recompute alert count, first/last alert time and (raise only) severity from alerts."""
     row = session.execute(
-        select(func.count(Alert.id), func.min(Alert.created_at), func.max(Alert.created_at),
-               func.max(Alert.severity)).where(Alert.incident_id == incident.id)
+        select(
+            func.count(Alert.id),
+            func.min(Alert.created_at),
+            func.max(Alert.created_at),
+            func.max(Alert.severity),
+        ).where(Alert.incident_id == incident.id)
     ).one()
     count, first, last, severity = row
     incident.alert_count = count
     incident.first_alert_at = first
     incident.last_alert_at = last
     if severity is not None and severity > incident.severity:
-        record(session, incident.id, "incident.severity_raised", lifecycle.SYSTEM, now,
-               changes={"severity": [incident.severity, severity]},
-               reason="an alert with a higher severity joined")
+        record(
+            session,
+            incident.id,
+            "incident.severity_raised",
+            lifecycle.SYSTEM,
+            now,
+            changes={"severity": [incident.severity, severity]},
+            reason="an alert with a higher severity joined",
+        )
         incident.severity = severity
     incident.updated_at = now
     session.flush()

@@ -29,9 +29,15 @@ def event_row(
 ) -> dict[str, Any]:
     """Return one audit row ready for a bulk insert."""
     return {
-        "id": new_id(), "tenant_id": tenant_id, "subject_type": subject_type,
-        "subject_id": subject_id, "action": action, "actor": actor.id,
-        "actor_type": actor.kind, "changes": dict(changes or {}), "reason": reason,
+        "id": new_id(),
+        "tenant_id": tenant_id,
+        "subject_type": subject_type,
+        "subject_id": subject_id,
+        "action": action,
+        "actor": actor.id,
+        "actor_type": actor.kind,
+        "changes": dict(changes or {}),
+        "reason": reason,
         "created_at": now,
     }
 
@@ -54,10 +60,21 @@ def record(
     subject_type: str = "incident",
 ) -> None:
     """Write one audit event for the session's tenant."""
-    write_events(session, [event_row(
-        tenant_id_of(session), subject_id, action, actor, now,
-        changes=changes, reason=reason, subject_type=subject_type,
-    )])
+    write_events(
+        session,
+        [
+            event_row(
+                tenant_id_of(session),
+                subject_id,
+                action,
+                actor,
+                now,
+                changes=changes,
+                reason=reason,
+                subject_type=subject_type,
+            )
+        ],
+    )
 
 
 def serialisable_changes(changes: Mapping[str, tuple[Any, Any]]) -> dict[str, list[Any]]:
@@ -69,8 +86,10 @@ def serialisable_changes(changes: Mapping[str, tuple[Any, Any]]) -> dict[str, li
 
 def timeline(session: Session, incident_id: uuid.UUID) -> list[AuditEvent]:
     """Every event about the incident, oldest first."""
-    return list(session.scalars(
-        select(AuditEvent)
-        .where(AuditEvent.subject_id == incident_id)
-        .order_by(AuditEvent.created_at, AuditEvent.id)
-    ))
+    return list(
+        session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.subject_id == incident_id)
+            .order_by(AuditEvent.created_at, AuditEvent.id)
+        )
+    )

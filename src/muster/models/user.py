@@ -10,7 +10,7 @@ from muster.db.base import Base, IdMixin, TenantScoped, TimestampMixin
 
 
 class User(IdMixin, TimestampMixin, Base):
-    """A person; belongs to tenants through memberships. Not tenant-scoped: one login, many tenants."""
+    """A person, in tenants through memberships. Not tenant-scoped: one login, many tenants."""
 
     __tablename__ = "users"
 
@@ -33,7 +33,9 @@ class Membership(IdMixin, TenantScoped, TimestampMixin, Base):
     __tablename__ = "memberships"
     __table_args__ = (UniqueConstraint("tenant_id", "user_id"),)
 
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
     role: Mapped[str] = mapped_column(String(32))
 
     user: Mapped[User] = relationship(back_populates="memberships", lazy="joined")

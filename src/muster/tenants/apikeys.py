@@ -26,11 +26,21 @@ def create_key(
 ) -> ApiKeyCreated:
     """Mint a key for a tenant, or a global one (`tenant_id` None, role global_admin)."""
     if (tenant_id is None) != (role is Role.GLOBAL_ADMIN):
-        raise Forbidden("global keys are global_admin keys, and only they are global",
-                        code="apikey.scope_mismatch")
+        raise Forbidden(
+            "global keys are global_admin keys, and only they are global",
+            code="apikey.scope_mismatch",
+        )
     minted = mint_key()
-    key = ApiKey(id=uuid.uuid4(), name=name, prefix=minted.prefix, key_hash=minted.key_hash,
-                 role=role.value, tenant_id=tenant_id, created_by=created_by, created_at=now)
+    key = ApiKey(
+        id=uuid.uuid4(),
+        name=name,
+        prefix=minted.prefix,
+        key_hash=minted.key_hash,
+        role=role.value,
+        tenant_id=tenant_id,
+        created_by=created_by,
+        created_at=now,
+    )
     session.add(key)
     session.flush()
     return ApiKeyCreated(**ApiKeyRead.model_validate(key).model_dump(), key=minted.plaintext)
@@ -39,8 +49,9 @@ def create_key(
 def list_keys(session: Session, tenant_id: uuid.UUID | None) -> list[ApiKeyRead]:
     """Keys of one tenant, or the global keys when `tenant_id` is None."""
     stmt = select(ApiKey).order_by(ApiKey.created_at)
-    stmt = stmt.where(ApiKey.tenant_id.is_(None) if tenant_id is None
-                      else ApiKey.tenant_id == tenant_id)
+    stmt = stmt.where(
+        ApiKey.tenant_id.is_(None) if tenant_id is None else ApiKey.tenant_id == tenant_id
+    )
     return [ApiKeyRead.model_validate(k) for k in session.scalars(stmt)]
 
 

@@ -19,8 +19,9 @@ def create_tenant(session: Session, data: TenantCreate, now: datetime) -> Tenant
     """Create a tenant with the default grouping rules."""
     if session.scalar(select(Tenant.id).where(Tenant.name == data.name)) is not None:
         raise Conflict(f"a tenant named {data.name!r} exists", code="tenant.name_taken")
-    tenant = Tenant(id=uuid.uuid4(), name=data.name, settings=data.settings,
-                    created_at=now, updated_at=now)
+    tenant = Tenant(
+        id=uuid.uuid4(), name=data.name, settings=data.settings, created_at=now, updated_at=now
+    )
     _apply_flags(tenant, data.flags)
     session.add(tenant)
     try:
@@ -76,10 +77,17 @@ def delete_tenant(session: Session, tenant_id: uuid.UUID) -> None:
 def to_read(tenant: Tenant) -> TenantRead:
     """The API view of a tenant, with its flags gathered."""
     return TenantRead(
-        id=tenant.id, name=tenant.name, settings=tenant.settings,
-        flags=TenantFlags(suspended=tenant.suspended, eval=tenant.eval_expires_at,
-                          demo=tenant.demo, dev=tenant.dev),
-        created_at=tenant.created_at, updated_at=tenant.updated_at,
+        id=tenant.id,
+        name=tenant.name,
+        settings=tenant.settings,
+        flags=TenantFlags(
+            suspended=tenant.suspended,
+            eval=tenant.eval_expires_at,
+            demo=tenant.demo,
+            dev=tenant.dev,
+        ),
+        created_at=tenant.created_at,
+        updated_at=tenant.updated_at,
     )
 
 

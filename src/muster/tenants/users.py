@@ -43,9 +43,7 @@ def get_user(session: Session, user_id: uuid.UUID) -> UserRead:
     return _read(user, membership.role)
 
 
-def create_user(
-    session: Session, data: UserCreate, now: datetime, *, by_global: bool
-) -> UserRead:
+def create_user(session: Session, data: UserCreate, now: datetime, *, by_global: bool) -> UserRead:
     """Add a member to the tenant, creating the user if the e-mail is new."""
     email = data.email.lower()
     if data.role is Role.GLOBAL_ADMIN and not by_global:
@@ -53,18 +51,27 @@ def create_user(
     tenant_id = tenant_id_of(session)
     user = session.scalars(select(User).where(User.email == email)).first()
     if user is None:
-        user = User(email=email, name=data.name, title=data.title,
-                    global_admin=data.role is Role.GLOBAL_ADMIN,
-                    password_hash=hash_password(data.password.get_secret_value())
-                    if data.password else None,
-                    created_at=now, updated_at=now)
+        user = User(
+            email=email,
+            name=data.name,
+            title=data.title,
+            global_admin=data.role is Role.GLOBAL_ADMIN,
+            password_hash=hash_password(data.password.get_secret_value())
+            if data.password
+            else None,
+            created_at=now,
+            updated_at=now,
+        )
         session.add(user)
         session.flush()
     elif session.scalar(select(Membership.id).where(Membership.user_id == user.id)):
         raise Conflict(f"{email} is already a member of this tenant", code="user.already_member")
     role = Role.TENANT_ADMIN if data.role is Role.GLOBAL_ADMIN else data.role
-    session.add(Membership(tenant_id=tenant_id, user_id=user.id, role=role.value,
-                           created_at=now, updated_at=now))
+    session.add(
+        Membership(
+            tenant_id=tenant_id, user_id=user.id, role=role.value, created_at=now, updated_at=now
+        )
+    )
     session.flush()
     return _read(user, role.value)
 
@@ -77,8 +84,9 @@ def update_user(
     if data.role is not None:
         if data.role not in TENANT_ROLES:
             if not by_global:
-                raise Forbidden("only a global admin can grant global admin",
-                                code="auth.role_required")
+                raise Forbidden(
+                    "only a global admin can grant global admin", code="auth.role_required"
+                )
             user.global_admin = True
         else:
             membership.role = data.role.value
@@ -100,7 +108,8 @@ def remove_user(session: Session, user_id: uuid.UUID) -> None:
     session.delete(membership)
     session.flush()
     if not user.global_admin and not session.scalar(
-        select(Membership.id).where(Membership.user_id == user.id)
+        select(Membership.id)
+        .where(Membership.user_id == user.id)
         .execution_options(skip_tenancy=True)
     ):
         session.delete(user)

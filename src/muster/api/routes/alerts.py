@@ -33,14 +33,32 @@ INGEST_EXAMPLE = {
     "",
     response_model=IngestResult,
     summary="Ingest one alert or a batch of up to 10,000",
-    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-        "schema": {"oneOf": [{"$ref": "#/components/schemas/AlertIn"}, {
-            "type": "object", "required": ["alerts"],
-            "properties": {"alerts": {"type": "array", "maxItems": 10000,
-                                      "items": {"$ref": "#/components/schemas/AlertIn"}}},
-        }]},
-        "example": INGEST_EXAMPLE,
-    }}}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "oneOf": [
+                            {"$ref": "#/components/schemas/AlertIn"},
+                            {
+                                "type": "object",
+                                "required": ["alerts"],
+                                "properties": {
+                                    "alerts": {
+                                        "type": "array",
+                                        "maxItems": 10000,
+                                        "items": {"$ref": "#/components/schemas/AlertIn"},
+                                    }
+                                },
+                            },
+                        ]
+                    },
+                    "example": INGEST_EXAMPLE,
+                }
+            },
+        }
+    },
 )
 def post_alerts(ctx: WriteCtx, body: Annotated[Any, Depends(json_body)]) -> Response:
     """Store alerts idempotently and group them; one transaction for the whole batch."""
@@ -48,8 +66,13 @@ def post_alerts(ctx: WriteCtx, body: Annotated[Any, Depends(json_body)]) -> Resp
     report = ingest(ctx.session, payloads, ctx.principal.actor, ctx.now)
     result = {
         "items": [
-            {"alertId": i.alert_id, "incidentId": i.incident_id, "incidentHash": i.incident_hash,
-             "duplicate": i.duplicate, "groupingReason": i.grouping_reason}
+            {
+                "alertId": i.alert_id,
+                "incidentId": i.incident_id,
+                "incidentHash": i.incident_hash,
+                "duplicate": i.duplicate,
+                "groupingReason": i.grouping_reason,
+            }
             for i in report.items
         ],
         "alerts": len(report.items),
@@ -72,8 +95,9 @@ def list_alerts(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
 ) -> AlertPage:
-    flt = service.AlertFilter(incident_id, source, severity, hostname, username,
-                              created_after, created_before)
+    flt = service.AlertFilter(
+        incident_id, source, severity, hostname, username, created_after, created_before
+    )
     items, next_cursor = service.list_alerts(ctx.session, flt, limit, cursor)
     return AlertPage(items=[AlertRead.model_validate(a) for a in items], next_cursor=next_cursor)
 

@@ -29,18 +29,28 @@ def list_(ctx: SystemWrite, x_muster_tenant: TenantHeader = None) -> list[ApiKey
     return apikeys.list_keys(ctx.session, _scope(ctx, x_muster_tenant))
 
 
-@router.post("", response_model=ApiKeyCreated, status_code=201,
-             summary="Mint a key; the plaintext `key` is returned this once")
-def create(ctx: SystemWrite, body: ApiKeyCreate,
-           x_muster_tenant: TenantHeader = None) -> ApiKeyCreated:
+@router.post(
+    "",
+    response_model=ApiKeyCreated,
+    status_code=201,
+    summary="Mint a key; the plaintext `key` is returned this once",
+)
+def create(
+    ctx: SystemWrite, body: ApiKeyCreate, x_muster_tenant: TenantHeader = None
+) -> ApiKeyCreated:
     tenant_id = _scope(ctx, x_muster_tenant)
     if body.role is Role.GLOBAL_ADMIN and not ctx.principal.is_global:
         raise Forbidden("only a global admin can mint global keys", code="auth.role_required")
-    return apikeys.create_key(ctx.session, name=body.name, role=body.role, tenant_id=tenant_id,
-                              created_by=ctx.principal.actor.id, now=ctx.now)
+    return apikeys.create_key(
+        ctx.session,
+        name=body.name,
+        role=body.role,
+        tenant_id=tenant_id,
+        created_by=ctx.principal.actor.id,
+        now=ctx.now,
+    )
 
 
 @router.delete("/{key_id}", response_model=ApiKeyRead, summary="Revoke a key")
-def revoke(ctx: SystemWrite, key_id: uuid.UUID,
-           x_muster_tenant: TenantHeader = None) -> ApiKeyRead:
+def revoke(ctx: SystemWrite, key_id: uuid.UUID, x_muster_tenant: TenantHeader = None) -> ApiKeyRead:
     return apikeys.revoke_key(ctx.session, key_id, _scope(ctx, x_muster_tenant), ctx.now)

@@ -30,8 +30,7 @@ def get(ctx: ReadCtx, rule_id: uuid.UUID) -> GroupingRuleRead:
 
 @router.patch("/{rule_id}", response_model=GroupingRuleRead)
 def update(ctx: AdminCtx, rule_id: uuid.UUID, body: GroupingRuleUpdate) -> GroupingRuleRead:
-    return GroupingRuleRead.model_validate(
-        service.update_rule(ctx.session, rule_id, body, ctx.now))
+    return GroupingRuleRead.model_validate(service.update_rule(ctx.session, rule_id, body, ctx.now))
 
 
 @router.delete("/{rule_id}", status_code=204)

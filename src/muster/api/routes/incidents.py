@@ -36,8 +36,12 @@ def _detail(ctx: ReadCtx | WriteCtx, incident: Incident, response: Response) -> 
     assert tenant is not None
     alerts = [AlertRead.model_validate(a) for a in service.alerts_of(ctx.session, incident.id)]
     read = IncidentRead.model_validate(
-        {**IncidentListItem.model_validate(incident).model_dump(), "alerts": alerts,
-         "tenant": TenantRef(id=tenant.id, name=tenant.name), "version": incident.version}
+        {
+            **IncidentListItem.model_validate(incident).model_dump(),
+            "alerts": alerts,
+            "tenant": TenantRef(id=tenant.id, name=tenant.name),
+            "version": incident.version,
+        }
     )
     response.headers["ETag"] = f'"{incident.version}"'
     return read
@@ -60,16 +64,30 @@ def list_(
     created_after: Annotated[datetime | None, Query(alias="createdAfter")] = None,
     created_before: Annotated[datetime | None, Query(alias="createdBefore")] = None,
     q: Annotated[str | None, Query(max_length=200, description="text, #number or hash")] = None,
-    sort: Annotated[str, Query(description="createdAt, updatedAt, severity, number; "
-                                           "prefix - (descending) or + (ascending)")] = "-createdAt",
+    sort: Annotated[
+        str,
+        Query(
+            description="createdAt, updatedAt, severity, number; "
+            "prefix - (descending) or + (ascending)"
+        ),
+    ] = "-createdAt",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
 ) -> IncidentPage:
-    flt = IncidentFilter(tuple(status or ()), tuple(severity or ()), assignee, tag, source,
-                         created_after, created_before, q)
+    flt = IncidentFilter(
+        tuple(status or ()),
+        tuple(severity or ()),
+        assignee,
+        tag,
+        source,
+        created_after,
+        created_before,
+        q,
+    )
     items, next_cursor = list_incidents(ctx.session, flt, sort, limit, cursor)
-    return IncidentPage(items=[IncidentListItem.model_validate(i) for i in items],
-                        next_cursor=next_cursor)
+    return IncidentPage(
+        items=[IncidentListItem.model_validate(i) for i in items], next_cursor=next_cursor
+    )
 
 
 @router.get("/by-hash/{incident_hash}", response_model=IncidentRead, summary="Find by hash")
@@ -82,9 +100,12 @@ def get(ctx: ReadCtx, incident_id: uuid.UUID, response: Response) -> IncidentRea
     return _detail(ctx, service.get_incident(ctx.session, incident_id), response)
 
 
-@router.patch("/{incident_id}", response_model=IncidentRead,
-              summary="Change an incident (lifecycle rules apply; If-Match guards the version)",
-              responses={412: {"description": "If-Match names an older version"}})
+@router.patch(
+    "/{incident_id}",
+    response_model=IncidentRead,
+    summary="Change an incident (lifecycle rules apply; If-Match guards the version)",
+    responses={412: {"description": "If-Match names an older version"}},
+)
 def patch(
     ctx: WriteCtx,
     incident_id: uuid.UUID,
@@ -92,34 +113,48 @@ def patch(
     response: Response,
     if_match: Annotated[str | None, Header()] = None,
 ) -> IncidentRead:
-    incident = service.update_incident(ctx.session, incident_id, body, ctx.principal.actor,
-                                       ctx.now, if_match=if_match_version(if_match))
+    incident = service.update_incident(
+        ctx.session,
+        incident_id,
+        body,
+        ctx.principal.actor,
+        ctx.now,
+        if_match=if_match_version(if_match),
+    )
     return _detail(ctx, incident, response)
 
 
-@router.post("/{incident_id}/merge", response_model=IncidentRead,
-             summary="Merge other incidents into this one (they become RESOLVED as DUPLICATE)")
-def merge(ctx: WriteCtx, incident_id: uuid.UUID, body: MergeRequest,
-          response: Response) -> IncidentRead:
-    incident = service.merge_incidents(ctx.session, incident_id, body.incident_ids,
-                                       ctx.principal.actor, ctx.now)
+@router.post(
+    "/{incident_id}/merge",
+    response_model=IncidentRead,
+    summary="Merge other incidents into this one (they become RESOLVED as DUPLICATE)",
+)
+def merge(
+    ctx: WriteCtx, incident_id: uuid.UUID, body: MergeRequest, response: Response
+) -> IncidentRead:
+    incident = service.merge_incidents(
+        ctx.session, incident_id, body.incident_ids, ctx.principal.actor, ctx.now
+    )
     return _detail(ctx, incident, response)
 
 
 @router.get("/{incident_id}/comments", response_model=list[CommentRead])
 def comments(ctx: ReadCtx, incident_id: uuid.UUID) -> list[CommentRead]:
-    return [CommentRead.model_validate(c)
-            for c in service.list_comments(ctx.session, incident_id)]
+    return [CommentRead.model_validate(c) for c in service.list_comments(ctx.session, incident_id)]
 
 
 @router.post("/{incident_id}/comments", response_model=CommentRead, status_code=201)
 def comment(ctx: WriteCtx, incident_id: uuid.UUID, body: CommentCreate) -> CommentRead:
     return CommentRead.model_validate(
-        service.add_comment(ctx.session, incident_id, body.body, ctx.principal.actor, ctx.now))
+        service.add_comment(ctx.session, incident_id, body.body, ctx.principal.actor, ctx.now)
+    )
 
 
-@router.get("/{incident_id}/timeline", response_model=list[TimelineEntry],
-            summary="Every change and automated decision, oldest first")
+@router.get(
+    "/{incident_id}/timeline",
+    response_model=list[TimelineEntry],
+    summary="Every change and automated decision, oldest first",
+)
 def get_timeline(ctx: ReadCtx, incident_id: uuid.UUID) -> list[TimelineEntry]:
     service.get_incident(ctx.session, incident_id)
     return [TimelineEntry.model_validate(e) for e in timeline(ctx.session, incident_id)]

@@ -38,8 +38,11 @@ def get(ctx: SystemWrite, tenant_id: uuid.UUID) -> TenantRead:
     return service.to_read(service.get_tenant(ctx.session, tenant_id))
 
 
-@router.patch("/{tenant_id}", response_model=TenantRead,
-              summary="Rename, change settings; flags (suspend, eval) need a global admin")
+@router.patch(
+    "/{tenant_id}",
+    response_model=TenantRead,
+    summary="Rename, change settings; flags (suspend, eval) need a global admin",
+)
 def update(ctx: SystemWrite, tenant_id: uuid.UUID, body: TenantUpdate) -> TenantRead:
     _visible(ctx, tenant_id)
     if body.flags is not None and not ctx.principal.is_global:

@@ -18,8 +18,12 @@ def list_(ctx: AdminCtx) -> list[UserRead]:
     return users.list_users(ctx.session)
 
 
-@router.post("", response_model=UserRead, status_code=201,
-             summary="Add a member (creates the login if the e-mail is new)")
+@router.post(
+    "",
+    response_model=UserRead,
+    status_code=201,
+    summary="Add a member (creates the login if the e-mail is new)",
+)
 def create(ctx: AdminCtx, body: UserCreate) -> UserRead:
     return users.create_user(ctx.session, body, ctx.now, by_global=ctx.principal.is_global)
 
@@ -31,8 +35,7 @@ def get(ctx: AdminCtx, user_id: uuid.UUID) -> UserRead:
 
 @router.patch("/{user_id}", response_model=UserRead)
 def update(ctx: AdminCtx, user_id: uuid.UUID, body: UserUpdate) -> UserRead:
-    return users.update_user(ctx.session, user_id, body, ctx.now,
-                             by_global=ctx.principal.is_global)
+    return users.update_user(ctx.session, user_id, body, ctx.now, by_global=ctx.principal.is_global)
 
 
 @router.delete("/{user_id}", status_code=204, summary="Remove the member from this tenant")
