@@ -102,47 +102,54 @@ def ingest(session: Any, payloads: Sequence[Any], actor: Actor, now: datetime) -
         _prepare(index, payload, len(payloads), now) for index, payload in enumerate(payloads)
     ]
     alerts = AlertRepository(session)
-    incidents = IncidentRepository(session)
     stored = alerts.find_by_dedup({row["dedup_key"] for row, _ in prepared})
 
-    items: list[IngestedAlert | None] = [None] * len(prepared)
     fresh: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
     repeats: dict[uuid.UUID, int] = defaultdict(int)
-    first_in_batch: dict[str, int] = {}
+    first_in_batch: dict[str, dict[str, Any]] = {}
+    sources: list[StoredAlert | dict[str, Any]] = []  # what each item reports, in order
     for index, (row, facts) in enumerate(prepared):
         key = row["dedup_key"]
         if key in stored:
-            known = stored[key]
-            repeats[known.id] += 1
-            items[index] = _duplicate_item(known)
+            repeats[stored[key].id] += 1
+            sources.append(stored[key])
         elif key in first_in_batch:
-            first = prepared[first_in_batch[key]][0]
+            first = first_in_batch[key]
             first["occurrences"] += 1
-            first["last_seen_at"] = now
-            items[index] = IngestedAlert(first["id"], None, None, True, None)  # filled below
+            sources.append(first)
         else:
-            first_in_batch[key] = index
+            first_in_batch[key] = row
             fresh.append((index, row, facts))
+            sources.append(row)
 
-    created = _group(session, tenant_id, fresh, incidents, actor, now)
-    for index, row, _ in fresh:
-        items[index] = IngestedAlert(
-            row["id"], row["incident_id"], None, False, row["grouping_reason"]
-        )
+    created, hashes = _group(session, tenant_id, fresh, IncidentRepository(session), actor, now)
     alerts.insert([row for _, row, _ in fresh])
     alerts.bump_occurrences(repeats, now)
 
-    hashes = incidents.hashes_of(item.incident_id for item in items if item and item.incident_id)
-    by_alert = {row["id"]: row for _, row, _ in fresh}
-    final: list[IngestedAlert] = []
-    for item in items:
-        assert item is not None
-        if item.duplicate and item.alert_id in by_alert:
-            row = by_alert[item.alert_id]
-            item.incident_id, item.grouping_reason = row["incident_id"], row["grouping_reason"]
-        item.incident_hash = hashes.get(item.incident_id) if item.incident_id else None
-        final.append(item)
-    return IngestReport(final, created)
+    items: list[IngestedAlert] = []
+    for source, (row, _) in zip(sources, prepared, strict=True):
+        if isinstance(source, StoredAlert):
+            items.append(
+                IngestedAlert(
+                    source.id,
+                    source.incident_id,
+                    source.incident_hash,
+                    True,
+                    source.grouping_reason,
+                )
+            )
+        else:
+            incident_id = source["incident_id"]
+            items.append(
+                IngestedAlert(
+                    source["id"],
+                    incident_id,
+                    hashes.get(incident_id),
+                    source is not row,
+                    source["grouping_reason"],
+                )
+            )
+    return IngestReport(items, created)
 
 
 def _prepare(
@@ -201,10 +208,6 @@ def _invalid(exc: ValidationError, where: str) -> InvalidInput:
     return InvalidInput(f"{first['field']}: {first['message']}", errors=errors)
 
 
-def _duplicate_item(known: StoredAlert) -> IngestedAlert:
-    return IngestedAlert(known.id, known.incident_id, None, True, known.grouping_reason)
-
-
 def _group(
     session: Any,
     tenant_id: uuid.UUID,
@@ -212,10 +215,11 @@ def _group(
     incidents: IncidentRepository,
     actor: Actor,
     now: datetime,
-) -> int:
-    """Decide each fresh alert's incident, then write new and touched incidents in bulk."""
+) -> tuple[int, dict[uuid.UUID, str]]:
+    """Decide each fresh alert's incident, write new and touched incidents in bulk, and return
+    how many incidents were opened and the incidentHash of every incident involved."""
     if not fresh:
-        return 0
+        return 0, {}
     rules = active_rules(session)
     keys: set[str] = set()
     earliest = now
@@ -224,8 +228,10 @@ def _group(
         earliest = min(earliest, facts["createdAt"])
     longest = max((rule.window for rule in rules), default=None)
     pool: dict[str, list[Candidate]] = defaultdict(list)
+    extras: dict[uuid.UUID, tuple[int, str]] = {}
     if longest is not None:
-        for cand in incidents.grouping_candidates(keys, earliest - longest):
+        found, extras = incidents.grouping_candidates(keys, earliest - longest)
+        for cand in found:
             pool[cand.grouping_key or ""].append(cand)
 
     new: dict[uuid.UUID, _NewIncident] = {}
@@ -262,8 +268,10 @@ def _group(
             t.last_alert_at = max(t.last_alert_at or row["created_at"], row["created_at"])
             t.alert_ids.append(row["id"])
 
-    _write_new(incidents, tenant_id, new, fresh, actor, now)
-    raised = incidents.absorb(touched_rows(touched), now)
+    hashes = _write_new(incidents, tenant_id, new, actor, now)
+    hashes.update((incident_id, extra[1]) for incident_id, extra in extras.items())
+    severities = {incident_id: extra[0] for incident_id, extra in extras.items()}
+    raised = incidents.absorb(touched_rows(touched), severities, now)
     events = [
         event_row(
             tenant_id,
@@ -288,7 +296,7 @@ def _group(
         for incident_id, before, after in raised
     ]
     write_events(session, events)
-    return len(new)
+    return len(new), hashes
 
 
 def _count(pool: dict[str, list[Candidate]], target: uuid.UUID, decision: Any) -> None:
@@ -328,12 +336,12 @@ def _write_new(
     incidents: IncidentRepository,
     tenant_id: uuid.UUID,
     new: Mapping[uuid.UUID, _NewIncident],
-    fresh: list[tuple[int, dict[str, Any], dict[str, Any]]],
     actor: Actor,
     now: datetime,
-) -> None:
+) -> dict[uuid.UUID, str]:
+    """Insert the incidents the batch opened; return their hashes."""
     if not new:
-        return
+        return {}
     numbers = incidents.allocate_numbers(tenant_id, len(new))
     hashes = incidents.fresh_hashes(len(new))
     rows, events = [], []
@@ -379,3 +387,4 @@ def _write_new(
         )
     incidents.insert(rows)
     write_events(incidents.session, events)
+    return {row["id"]: row["incident_hash"] for row in rows}

@@ -1,4 +1,9 @@
-"""Alert data access: bulk writes for ingest, keyed reads for the API."""
+"""Alert data access: bulk writes for ingest, keyed reads for the API.
+
+Ingest is the hot path, so these are Core statements on the session's connection (one
+transaction with the rest of the request). They bypass the ORM tenancy hooks and therefore
+bind `tenant_id` explicitly, as `muster.db.tenancy` requires of repositories.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,36 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from muster.db.tenancy import tenant_id_of
-from muster.models import Alert
+from muster.models import Alert, Incident
+
+ALERTS: Table = Alert.__table__  # type: ignore[assignment]
+INCIDENTS: Table = Incident.__table__  # type: ignore[assignment]
+
+# Built once: the ingest path executes these for every batch.
+_BY_DEDUP = (
+    select(
+        ALERTS.c.dedup_key,
+        ALERTS.c.id,
+        ALERTS.c.incident_id,
+        INCIDENTS.c.incident_hash,
+        ALERTS.c.grouping_reason,
+    )
+    .select_from(ALERTS.outerjoin(INCIDENTS, INCIDENTS.c.id == ALERTS.c.incident_id))
+    .where(
+        ALERTS.c.tenant_id == bindparam("tenant_id"),
+        ALERTS.c.dedup_key.in_(bindparam("keys", expanding=True)),
+    )
+)
+_INSERT = insert(ALERTS)
+_BUMP = (
+    update(ALERTS)
+    .where(ALERTS.c.id == bindparam("b_id"), ALERTS.c.tenant_id == bindparam("b_tenant"))
+    .values(
+        occurrences=ALERTS.c.occurrences + bindparam("b_n"),
+        last_seen_at=bindparam("b_now"),
+        updated_at=bindparam("b_now"),
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +55,7 @@ class StoredAlert:
 
     id: uuid.UUID
     incident_id: uuid.UUID | None
+    incident_hash: str | None
     grouping_reason: dict[str, Any] | None
 
 
@@ -29,45 +64,38 @@ class AlertRepository:
 
     def __init__(self, session: Session) -> None:
         self.session = session
+        self.tenant_id = tenant_id_of(session)
 
     def find_by_dedup(self, keys: Collection[str]) -> dict[str, StoredAlert]:
-        """dedup key -> stored alert, for the keys already present."""
+        """dedup key -> stored alert (with its incident's hash), for the keys already present."""
         if not keys:
             return {}
-        rows = self.session.execute(
-            select(Alert.dedup_key, Alert.id, Alert.incident_id, Alert.grouping_reason).where(
-                Alert.dedup_key.in_(keys)
-            )
+        rows = self.session.connection().execute(
+            _BY_DEDUP, {"tenant_id": self.tenant_id, "keys": list(keys)}
         )
         return {
-            row.dedup_key: StoredAlert(row.id, row.incident_id, row.grouping_reason) for row in rows
+            row.dedup_key: StoredAlert(
+                row.id, row.incident_id, row.incident_hash, row.grouping_reason
+            )
+            for row in rows
         }
 
     def insert(self, rows: list[dict[str, Any]]) -> None:
         """Bulk insert new alerts of the session's tenant."""
         if not rows:
             return
-        tenant_id = tenant_id_of(self.session)
         for row in rows:
-            row["tenant_id"] = tenant_id
-        self.session.execute(insert(Alert), rows)
+            row["tenant_id"] = self.tenant_id
+        self.session.connection().execute(_INSERT, rows)
 
     def bump_occurrences(self, repeats: Mapping[uuid.UUID, int], now: datetime) -> None:
         """Count repeats of stored alerts and move their `lastSeenAt`."""
         if not repeats:
             return
-        table = Alert.__table__
-        assert isinstance(table, Table)
-        self.session.execute(
-            update(table)
-            .where(table.c.id == bindparam("b_id"), table.c.tenant_id == bindparam("b_tenant"))
-            .values(
-                occurrences=table.c.occurrences + bindparam("b_n"),
-                last_seen_at=bindparam("b_now"),
-                updated_at=bindparam("b_now"),
-            ),
+        self.session.connection().execute(
+            _BUMP,
             [
-                {"b_id": alert_id, "b_tenant": tenant_id_of(self.session), "b_n": n, "b_now": now}
+                {"b_id": alert_id, "b_tenant": self.tenant_id, "b_n": n, "b_now": now}
                 for alert_id, n in repeats.items()
             ],
         )

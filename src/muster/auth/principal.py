@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from muster.errors import Forbidden
 from muster.incidents.lifecycle import Actor
@@ -11,13 +12,25 @@ from muster.models.enums import Role
 
 
 @dataclass(frozen=True, slots=True)
+class TenantState:
+    """Whether a tenant is open: its suspension reason and evaluation expiry."""
+
+    suspended: str | None
+    eval_expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class Principal:
-    """An authenticated caller: an API key with a role, one tenant or global."""
+    """An authenticated caller: an API key with a role, one tenant or global.
+
+    `home` is the state of the key's own tenant, read in the same lookup as the key.
+    """
 
     key_id: uuid.UUID
     name: str
     role: Role
     tenant_id: uuid.UUID | None
+    home: TenantState | None = None
 
     @property
     def is_global(self) -> bool:

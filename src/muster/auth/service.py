@@ -5,14 +5,34 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session
 
 from muster.auth import keys
-from muster.auth.principal import Principal
+from muster.auth.principal import Principal, TenantState
 from muster.errors import InvalidInput, NotFound, TenantSuspended, Unauthenticated
 from muster.models import ApiKey, Tenant
 from muster.models.enums import Role
+
+_KEYS: Table = ApiKey.__table__  # type: ignore[assignment]
+_TENANTS: Table = Tenant.__table__  # type: ignore[assignment]
+# One indexed lookup per request: the key and, for tenant keys, whether its tenant is open.
+_BY_PREFIX = (
+    select(
+        _KEYS.c.id,
+        _KEYS.c.name,
+        _KEYS.c.role,
+        _KEYS.c.tenant_id,
+        _KEYS.c.key_hash,
+        _TENANTS.c.suspended,
+        _TENANTS.c.eval_expires_at,
+    )
+    .select_from(_KEYS.outerjoin(_TENANTS, _TENANTS.c.id == _KEYS.c.tenant_id))
+    .where(_KEYS.c.prefix == bindparam("prefix"), _KEYS.c.revoked_at.is_(None))
+)
+_TENANT_STATE = select(_TENANTS.c.suspended, _TENANTS.c.eval_expires_at).where(
+    _TENANTS.c.id == bindparam("tenant_id")
+)
 
 
 def authenticate(session: Session, presented: str) -> Principal:
@@ -20,14 +40,11 @@ def authenticate(session: Session, presented: str) -> Principal:
     prefix = keys.prefix_of(presented)
     if prefix is None:
         raise Unauthenticated("the API key is malformed")
-    row = session.execute(
-        select(ApiKey.id, ApiKey.name, ApiKey.role, ApiKey.tenant_id, ApiKey.key_hash).where(
-            ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None)
-        )
-    ).first()
+    row = session.connection().execute(_BY_PREFIX, {"prefix": prefix}).first()
     if row is None or not keys.matches(presented, row.key_hash):
         raise Unauthenticated("the API key is not valid")
-    return Principal(row.id, row.name, Role(row.role), row.tenant_id)
+    home = TenantState(row.suspended, row.eval_expires_at) if row.tenant_id else None
+    return Principal(row.id, row.name, Role(row.role), row.tenant_id, home)
 
 
 def resolve_tenant(
@@ -45,9 +62,9 @@ def resolve_tenant(
     everyone for writes such as ingestion.
     """
     if principal.tenant_id is not None:
-        tenant_id = principal.tenant_id
-        if requested and requested != str(tenant_id):
+        if requested and requested != str(principal.tenant_id):
             raise NotFound("tenant", requested)
+        tenant_id, state = principal.tenant_id, principal.home
     elif not requested:
         raise InvalidInput.field(
             "X-Muster-Tenant",
@@ -59,12 +76,11 @@ def resolve_tenant(
             tenant_id = uuid.UUID(requested)
         except ValueError:
             raise NotFound("tenant", requested) from None
-    row = session.execute(
-        select(Tenant.suspended, Tenant.eval_expires_at).where(Tenant.id == tenant_id)
-    ).first()
-    if row is None:
+        row = session.connection().execute(_TENANT_STATE, {"tenant_id": tenant_id}).first()
+        state = TenantState(row.suspended, row.eval_expires_at) if row else None
+    if state is None:
         raise NotFound("tenant", tenant_id)
-    reason = suspension_reason(row.suspended, row.eval_expires_at, now)
+    reason = suspension_reason(state.suspended, state.eval_expires_at, now)
     if reason and (writing or not principal.is_global):
         raise TenantSuspended(f"tenant is suspended: {reason}")
     return tenant_id

@@ -128,7 +128,7 @@ def decide(
             refusal = _refusal(cand, keyed.rule, at)
             if refusal:
                 refusals.append(refusal)
-            elif best is None or cand.created_at > best.created_at:
+            elif best is None or _newness(cand) > _newness(best):
                 best = cand
         if best is not None:
             return AttachTo(best.id, keyed, _reason("attached", keyed, best.number, refusals))
@@ -146,6 +146,12 @@ def decide(
             },
         )
     return OpenNew(keyed_rules[0], _reason("opened", keyed_rules[0], None, refusals))
+
+
+def _newness(cand: Candidate) -> tuple[datetime, int, uuid.UUID]:
+    """Order candidates newest-last; ties (one batch opens several at one `now`) break on
+    number, then id, so the decision does not depend on the order candidates arrive in."""
+    return (cand.created_at, cand.number, cand.id)
 
 
 def _refusal(cand: Candidate, rule: Rule, at: datetime) -> str | None:

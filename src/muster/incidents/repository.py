@@ -1,9 +1,13 @@
-"""Incident data access that services share: numbering, hashes, grouping candidates."""
+"""Incident data access that services share: numbering, hashes, grouping candidates.
+
+Ingest calls these per batch, so they are Core statements on the session's connection that
+bind `tenant_id` explicitly (they bypass the ORM tenancy hooks, see `muster.db.tenancy`).
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -16,111 +20,110 @@ from muster.ids import new_incident_hash
 from muster.models import Incident, Tenant
 from muster.models.enums import IncidentStatus
 
+INCIDENTS: Table = Incident.__table__  # type: ignore[assignment]
+TENANTS: Table = Tenant.__table__  # type: ignore[assignment]
+
 
 class IncidentRepository:
     """Queries about incidents of the session's tenant."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
+        self.tenant_id = tenant_id_of(session)
 
     def allocate_numbers(self, tenant_id: uuid.UUID, count: int) -> range:
         """Reserve `count` consecutive per-tenant numbers (atomic in the database)."""
-        last = self.session.execute(
-            update(Tenant)
-            .where(Tenant.id == tenant_id)
-            .values(incident_seq=Tenant.incident_seq + count)
-            .returning(Tenant.incident_seq)
-        ).scalar_one()
+        tenants = TENANTS.c
+        last = (
+            self.session.connection()
+            .execute(
+                update(TENANTS)
+                .where(tenants.id == tenant_id)
+                .values(incident_seq=tenants.incident_seq + count)
+                .returning(tenants.incident_seq)
+            )
+            .scalar_one()
+        )
         return range(last - count + 1, last + 1)
 
     def fresh_hashes(self, count: int) -> list[str]:
-        """Return `count` incident hashes not yet used by any incident."""
+        """Return `count` incident hashes not used by any incident of any tenant."""
         hashes: list[str] = []
         while len(hashes) < count:
             wanted = {new_incident_hash() for _ in range(count - len(hashes))} - set(hashes)
             taken = set(
-                self.session.scalars(
-                    select(Incident.incident_hash)
-                    .where(Incident.incident_hash.in_(wanted))
-                    .execution_options(skip_tenancy=True)
+                self.session.connection().scalars(
+                    select(INCIDENTS.c.incident_hash).where(INCIDENTS.c.incident_hash.in_(wanted))
                 )
             )
             hashes.extend(wanted - taken)
         return hashes
 
-    def grouping_candidates(self, keys: Collection[str], since: datetime) -> list[Candidate]:
-        """Open, groupable incidents under any of `keys` whose first alert is after `since`."""
+    def grouping_candidates(
+        self, keys: Collection[str], since: datetime
+    ) -> tuple[list[Candidate], dict[uuid.UUID, tuple[int, str]]]:
+        """Open, groupable incidents under any of `keys` whose first alert is after `since`,
+        and for each its (severity, incidentHash)."""
         if not keys:
-            return []
-        rows = self.session.execute(
+            return [], {}
+        c = INCIDENTS.c
+        rows = self.session.connection().execute(
             select(
-                Incident.id,
-                Incident.number,
-                Incident.grouping_key,
-                Incident.status,
-                Incident.grouping_allowed,
-                Incident.alert_count,
-                Incident.first_alert_at,
-                Incident.created_at,
+                c.id,
+                c.number,
+                c.grouping_key,
+                c.status,
+                c.grouping_allowed,
+                c.alert_count,
+                c.first_alert_at,
+                c.created_at,
+                c.severity,
+                c.incident_hash,
             ).where(
-                Incident.grouping_key.in_(keys),
-                Incident.status != IncidentStatus.RESOLVED,
-                Incident.grouping_allowed.is_(True),
-                Incident.first_alert_at >= since,
+                c.tenant_id == self.tenant_id,
+                c.grouping_key.in_(list(keys)),
+                c.status != IncidentStatus.RESOLVED.value,
+                c.grouping_allowed.is_(True),
+                c.first_alert_at >= since,
             )
         )
-        return [Candidate(*row) for row in rows]
-
-    def hashes_of(self, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
-        """incident id -> incidentHash for the given ids."""
-        wanted = set(ids)
-        if not wanted:
-            return {}
-        rows = self.session.execute(
-            select(Incident.id, Incident.incident_hash).where(Incident.id.in_(wanted))
-        )
-        return {row.id: row.incident_hash for row in rows}
+        candidates, extras = [], {}
+        for row in rows:
+            candidates.append(Candidate(*row[:8]))
+            extras[row.id] = (row.severity, row.incident_hash)
+        return candidates, extras
 
     def insert(self, rows: list[dict[str, object]]) -> None:
         """Bulk insert new incidents (rows carry their tenant_id)."""
         if rows:
-            self.session.execute(insert(Incident), rows)
+            self.session.connection().execute(insert(INCIDENTS), rows)
 
     def absorb(
-        self, touched: list[dict[str, Any]], now: datetime
+        self, touched: list[dict[str, Any]], severities: dict[uuid.UUID, int], now: datetime
     ) -> list[tuple[uuid.UUID, int, int]]:
         """Account grouped alerts on incidents; return (id, before, after) of severity raises."""
         if not touched:
             return []
-        ids = [row["incident_id"] for row in touched]
-        before = {
-            row.id: row.severity
-            for row in self.session.execute(
-                select(Incident.id, Incident.severity).where(Incident.id.in_(ids))
-            )
-        }
-        table = Incident.__table__
-        assert isinstance(table, Table)
-        self.session.execute(
-            update(table)
-            .where(table.c.id == bindparam("b_id"), table.c.tenant_id == bindparam("b_tenant"))
+        c = INCIDENTS.c
+        self.session.connection().execute(
+            update(INCIDENTS)
+            .where(c.id == bindparam("b_id"), c.tenant_id == bindparam("b_tenant"))
             .values(
-                alert_count=table.c.alert_count + bindparam("b_count"),
+                alert_count=c.alert_count + bindparam("b_count"),
                 severity=case(
-                    (table.c.severity < bindparam("b_sev"), bindparam("b_sev")),
-                    else_=table.c.severity,
+                    (c.severity < bindparam("b_sev"), bindparam("b_sev")), else_=c.severity
                 ),
                 last_alert_at=case(
-                    (table.c.last_alert_at < bindparam("b_last"), bindparam("b_last")),
-                    else_=table.c.last_alert_at,
+                    (c.last_alert_at < bindparam("b_last"), bindparam("b_last")),
+                    else_=c.last_alert_at,
                 ),
                 updated_at=bindparam("b_now"),
-                version=table.c.version + 1,
+                version=c.version + 1,
             ),
             [
                 {
                     "b_id": row["incident_id"],
-                    "b_tenant": tenant_id_of(self.session),
+                    "b_tenant": self.tenant_id,
                     "b_count": row["count"],
                     "b_sev": row["severity"],
                     "b_last": row["last_alert_at"],
@@ -130,7 +133,7 @@ class IncidentRepository:
             ],
         )
         return [
-            (row["incident_id"], before[row["incident_id"]], row["severity"])
+            (row["incident_id"], severities[row["incident_id"]], row["severity"])
             for row in touched
-            if row["incident_id"] in before and row["severity"] > before[row["incident_id"]]
+            if row["severity"] > severities.get(row["incident_id"], 99)
         ]

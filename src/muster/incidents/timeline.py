@@ -7,13 +7,15 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from muster.db.tenancy import tenant_id_of
 from muster.ids import new_id
 from muster.incidents.lifecycle import Actor
 from muster.models import AuditEvent
+
+AUDIT: Table = AuditEvent.__table__  # type: ignore[assignment]
 
 
 def event_row(
@@ -45,7 +47,7 @@ def event_row(
 def write_events(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Insert audit rows (they carry their tenant_id explicitly)."""
     if rows:
-        session.execute(insert(AuditEvent), list(rows))
+        session.connection().execute(insert(AUDIT), list(rows))
 
 
 def record(
