@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import orjson
 from pydantic import ValidationError
 
+from muster import jsontext
 from muster.alerts.repository import AlertRepository, StoredAlert
 from muster.alerts.schemas import AlertIn
 from muster.db.tenancy import tenant_id_of
@@ -164,8 +164,8 @@ def _prepare(
     except ValidationError as exc:
         raise _invalid(exc, where) from None
     try:
-        raw_text = orjson.dumps(payload).decode()
-    except orjson.JSONEncodeError as exc:
+        raw_text = jsontext.dumps(payload)
+    except jsontext.JSONTextError as exc:
         raise InvalidInput.field(
             where + ".raw" if where else "raw", f"cannot be stored: {exc}"
         ) from None
@@ -179,7 +179,7 @@ def _prepare(
         occurrences=1,
         entities=[entity.model_dump(by_alias=True, exclude_none=True) for entity in alert.entities],
         raw=JSONText(raw_text),
-        dedup_key=_dedup_key(alert, raw_text),
+        dedup_key=_dedup_key(alert, payload),
         incident_id=None,
         grouping_reason=None,
     )
@@ -188,13 +188,13 @@ def _prepare(
     return row, facts
 
 
-def _dedup_key(alert: AlertIn, raw_text: str) -> str:
+def _dedup_key(alert: AlertIn, payload: Mapping[str, Any]) -> str:
     """Same source + externalId, or else the same content, is the same alert."""
     if alert.external_id:
         basis = f"id\x1f{alert.source}\x1f{alert.external_id}"
     else:
-        canonical = orjson.dumps(orjson.loads(raw_text), option=orjson.OPT_SORT_KEYS)
-        basis = "content\x1f" + canonical.decode()
+        canonical = jsontext.dumps(payload, sort_keys=True)
+        basis = "content\x1f" + canonical
     return hashlib.sha256(basis.encode()).hexdigest()
 
 

@@ -16,6 +16,7 @@ from muster.api.routes import alerts, apikeys, grouping_rules, incidents, tenant
 from muster.clock import Clock, SystemClock
 from muster.config import Settings
 from muster.db.engine import create_db_engine
+from muster.logs import configure_logging
 
 DESCRIPTION = """
 muster groups security alerts into incidents and drives them through their lifecycle.
@@ -28,6 +29,7 @@ it in `X-Muster-Tenant`. Errors are `application/problem+json` with a stable `co
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     """Build the ASGI app; the database engine lives as long as the app's lifespan."""
     settings = settings or Settings()
+    configure_logging(settings)
     db = create_db_engine(settings)
 
     @asynccontextmanager

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
-import orjson
 from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from muster import jsontext
 from muster.auth.principal import Principal
 from muster.auth.service import authenticate, resolve_tenant
 from muster.clock import Clock
@@ -42,19 +43,23 @@ def services(request: Request) -> Services:
     return svc
 
 
+bearer = HTTPBearer(auto_error=False, description="an API key: `Authorization: Bearer mst_…`")
+TenantHeader = Annotated[
+    str | None, Header(description="the tenant a global key acts in (ignored otherwise)")
+]
+
+
 def principal(
     request: Request,
-    authorization: Annotated[str | None, Header(description="Bearer <API key>")] = None,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    x_muster_tenant: TenantHeader = None,
 ) -> Principal:
-    """Authenticate `Authorization: Bearer <key>`."""
-    if not authorization:
+    """Authenticate `Authorization: Bearer <key>` (and read the state of the acting tenant)."""
+    if credentials is None or not credentials.credentials.strip():
         raise Unauthenticated("send an API key: Authorization: Bearer <key>")
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthenticated("use the Bearer scheme: Authorization: Bearer <key>")
     svc = services(request)
     with unit_of_work(svc.db, SystemContext()) as session:
-        return authenticate(session, token.strip())
+        return authenticate(session, credentials.credentials.strip(), x_muster_tenant)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,15 +77,12 @@ def _tenant_session(role: Role, write: bool) -> Any:
     def dependency(
         request: Request,
         who: Annotated[Principal, Depends(principal)],
-        x_muster_tenant: Annotated[
-            str | None, Header(description="tenant id (global keys only)")
-        ] = None,
+        x_muster_tenant: TenantHeader = None,
     ) -> Iterator[Ctx]:
         who.require(role)
         svc = services(request)
         now = svc.clock.now()
-        with unit_of_work(svc.db, SystemContext()) as session:
-            tenant_id = resolve_tenant(session, who, x_muster_tenant, now, writing=write)
+        tenant_id = resolve_tenant(who, x_muster_tenant, now, writing=write)
         with unit_of_work(svc.db, TenantContext(tenant_id), write=write) as session:
             yield Ctx(who, tenant_id, session, now, svc.settings)
 
@@ -115,13 +117,13 @@ SystemWrite = Annotated[SystemCtx, Depends(_system_session, scope="function")]
 
 
 async def json_body(request: Request) -> Any:
-    """The request body parsed as JSON (orjson: strict UTF-8, bounded nesting)."""
+    """The request body parsed as JSON (strict UTF-8, bounded nesting, exact integers)."""
     raw = await request.body()
     if not raw.strip():
         raise InvalidInput.field("body", "is empty; send JSON", code="request.malformed_json")
     try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
+        return jsontext.loads(raw)
+    except jsontext.JSONTextError as exc:
         raise InvalidInput.field(
             "body", f"is not valid JSON: {exc}", code="request.malformed_json"
         ) from None

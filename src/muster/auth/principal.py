@@ -13,24 +13,26 @@ from muster.models.enums import Role
 
 @dataclass(frozen=True, slots=True)
 class TenantState:
-    """Whether a tenant is open: its suspension reason and evaluation expiry."""
+    """The tenant a request acts in, and whether it is open (suspension, evaluation expiry)."""
 
     suspended: str | None
     eval_expires_at: datetime | None
+    tenant_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
     """An authenticated caller: an API key with a role, one tenant or global.
 
-    `home` is the state of the key's own tenant, read in the same lookup as the key.
+    `acting` is the tenant the request acts in (the key's own, or the one a global key
+    named), read in the same lookup as the key; None when a global key named none.
     """
 
     key_id: uuid.UUID
     name: str
     role: Role
     tenant_id: uuid.UUID | None
-    home: TenantState | None = None
+    acting: TenantState | None = None
 
     @property
     def is_global(self) -> bool:

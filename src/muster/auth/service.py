@@ -35,25 +35,38 @@ _TENANT_STATE = select(_TENANTS.c.suspended, _TENANTS.c.eval_expires_at).where(
 )
 
 
-def authenticate(session: Session, presented: str) -> Principal:
-    """Return the principal for a presented key; raise `Unauthenticated` for anything else."""
+def authenticate(session: Session, presented: str, requested_tenant: str | None) -> Principal:
+    """Return the principal for a presented key; raise `Unauthenticated` for anything else.
+
+    For a global key that names a tenant (`X-Muster-Tenant`), that tenant's state is read in
+    the same session so `resolve_tenant` needs no further query.
+    """
     prefix = keys.prefix_of(presented)
     if prefix is None:
         raise Unauthenticated("the API key is malformed")
-    row = session.connection().execute(_BY_PREFIX, {"prefix": prefix}).first()
+    conn = session.connection()
+    row = conn.execute(_BY_PREFIX, {"prefix": prefix}).first()
     if row is None or not keys.matches(presented, row.key_hash):
         raise Unauthenticated("the API key is not valid")
-    home = TenantState(row.suspended, row.eval_expires_at) if row.tenant_id else None
-    return Principal(row.id, row.name, Role(row.role), row.tenant_id, home)
+    tenant_id: uuid.UUID | None = row.tenant_id
+    state = TenantState(row.suspended, row.eval_expires_at) if tenant_id else None
+    if tenant_id is None and requested_tenant:
+        tenant_id = _parse_tenant(requested_tenant)
+        found = conn.execute(_TENANT_STATE, {"tenant_id": tenant_id}).first()
+        state = TenantState(found.suspended, found.eval_expires_at) if found else None
+    return Principal(
+        row.id,
+        row.name,
+        Role(row.role),
+        row.tenant_id,
+        TenantState(state.suspended, state.eval_expires_at, tenant_id)
+        if state and tenant_id
+        else None,
+    )
 
 
 def resolve_tenant(
-    session: Session,
-    principal: Principal,
-    requested: str | None,
-    now: datetime,
-    *,
-    writing: bool,
+    principal: Principal, requested: str | None, now: datetime, *, writing: bool
 ) -> uuid.UUID:
     """Return the tenant the request acts in, refusing suspended or expired tenants.
 
@@ -62,28 +75,28 @@ def resolve_tenant(
     everyone for writes such as ingestion.
     """
     if principal.tenant_id is not None:
-        if requested and requested != str(principal.tenant_id):
+        if requested and requested.strip().lower() != str(principal.tenant_id):
             raise NotFound("tenant", requested)
-        tenant_id, state = principal.tenant_id, principal.home
     elif not requested:
         raise InvalidInput.field(
             "X-Muster-Tenant",
             "a global key must name the tenant it acts in",
             code="tenant.required",
         )
-    else:
-        try:
-            tenant_id = uuid.UUID(requested)
-        except ValueError:
-            raise NotFound("tenant", requested) from None
-        row = session.connection().execute(_TENANT_STATE, {"tenant_id": tenant_id}).first()
-        state = TenantState(row.suspended, row.eval_expires_at) if row else None
-    if state is None:
-        raise NotFound("tenant", tenant_id)
+    state = principal.acting
+    if state is None or state.tenant_id is None:
+        raise NotFound("tenant", requested or principal.tenant_id)
     reason = suspension_reason(state.suspended, state.eval_expires_at, now)
     if reason and (writing or not principal.is_global):
         raise TenantSuspended(f"tenant is suspended: {reason}")
-    return tenant_id
+    return state.tenant_id
+
+
+def _parse_tenant(requested: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(requested.strip())
+    except ValueError:
+        raise NotFound("tenant", requested) from None
 
 
 def suspension_reason(

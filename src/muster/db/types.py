@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import JSON, DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
+
+from muster import jsontext
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -45,12 +46,12 @@ def dumps_json(value: Any) -> str:
     """Serialise for a JSON column (pre-serialised `JSONText` passes through untouched)."""
     if isinstance(value, JSONText):
         return str(value)
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    return jsontext.dumps(value)
 
 
 def loads_json(value: str | bytes) -> Any:
-    """Parse a JSON column value."""
-    return orjson.loads(value)
+    """Parse a JSON column value (integers of any size stay exact)."""
+    return jsontext.loads(value)
 
 
 # PostgreSQL `json` (not `jsonb`) keeps the sender's text and key order: `raw` stays verbatim.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import Table, bindparam, func, select
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from muster.db.tenancy import tenant_id_of
@@ -73,11 +73,13 @@ def get_rule(session: Session, rule_id: uuid.UUID) -> GroupingRule:
 
 
 def create_rule(session: Session, data: GroupingRuleCreate, now: datetime) -> GroupingRule:
-    """Add a rule at `position` (default: after the others)."""
+    """Add a rule at `position` (default: last); rules at or after it move down one place."""
     _check_filter(data.filter)
     position = data.position
     if position is None:
         position = (session.scalar(select(func.max(GroupingRule.position))) or -1) + 1
+    else:
+        _make_room(session, position, None)
     rule = GroupingRule(
         tenant_id=tenant_id_of(session),
         name=data.name,
@@ -106,6 +108,8 @@ def update_rule(
             raise InvalidInput.field(name, "must not be null")
     if "filter" in changes:
         _check_filter(changes["filter"])
+    if changes.get("position") is not None and changes["position"] != rule.position:
+        _make_room(session, changes["position"], rule.id)
     for name, value in changes.items():
         setattr(rule, name, value)
     rule.updated_at = now
@@ -117,6 +121,19 @@ def delete_rule(session: Session, rule_id: uuid.UUID) -> None:
     """Remove a rule; incidents it opened keep their alerts."""
     session.delete(get_rule(session, rule_id))
     session.flush()
+
+
+def _make_room(session: Session, position: int, moving: uuid.UUID | None) -> None:
+    """Shift the tenant's rules at or after `position` one place down (except `moving`)."""
+    stmt = (
+        update(GroupingRule)
+        .where(GroupingRule.tenant_id == tenant_id_of(session), GroupingRule.position >= position)
+        .values(position=GroupingRule.position + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if moving is not None:
+        stmt = stmt.where(GroupingRule.id != moving)
+    session.execute(stmt)
 
 
 def _check_filter(expression: str | None) -> None:

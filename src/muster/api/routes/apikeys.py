@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter
 
-from muster.api.deps import SystemWrite
+from muster.api.deps import SystemWrite, TenantHeader
 from muster.auth.service import resolve_tenant
 from muster.errors import Forbidden
 from muster.models.enums import Role
@@ -15,13 +14,12 @@ from muster.tenants import apikeys
 from muster.tenants.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyRead
 
 router = APIRouter(prefix="/apikeys", tags=["api keys"])
-TenantHeader = Annotated[str | None, Header(description="tenant id (global keys only)")]
 
 
 def _scope(ctx: SystemWrite, x_muster_tenant: str | None) -> uuid.UUID | None:
     if ctx.principal.is_global and not x_muster_tenant:
         return None
-    return resolve_tenant(ctx.session, ctx.principal, x_muster_tenant, ctx.now, writing=False)
+    return resolve_tenant(ctx.principal, x_muster_tenant, ctx.now, writing=False)
 
 
 @router.get("", response_model=list[ApiKeyRead])

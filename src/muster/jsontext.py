@@ -1,0 +1,55 @@
+"""JSON text in and out: orjson's speed, with integers beyond 64 bits kept exact.
+
+orjson reads integers outside the 64-bit range as floats and refuses to write them. Detection
+products do send such numbers (128-bit ids, counters), and `raw` must stay what was sent, so
+text with a run of 19+ digits takes the standard library's exact (slower) path.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import orjson
+
+_LONG_NUMBER = re.compile(r"\d{19,}")
+_LONG_NUMBER_BYTES = re.compile(rb"\d{19,}")
+MAX_STORED_DEPTH = 255
+
+
+class JSONTextError(ValueError):
+    """The text is not JSON muster can take (malformed, invalid UTF-8, nested too deeply)."""
+
+
+def loads(text: bytes | str) -> Any:
+    """Parse JSON strictly (UTF-8, no NaN); integers of any size stay exact."""
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise JSONTextError(str(exc)) from None
+    long_number = (
+        _LONG_NUMBER_BYTES.search(text) if isinstance(text, bytes) else _LONG_NUMBER.search(text)
+    )
+    if long_number:
+        try:
+            value = json.loads(text)
+        except RecursionError:
+            raise JSONTextError("nested too deeply") from None
+    return value
+
+
+def dumps(value: Any, *, sort_keys: bool = False) -> str:
+    """Serialise compactly; integers of any size stay exact; deeper than 255 levels fails."""
+    option = orjson.OPT_NON_STR_KEYS | (orjson.OPT_SORT_KEYS if sort_keys else 0)
+    try:
+        return orjson.dumps(value, option=option).decode()
+    except orjson.JSONEncodeError as exc:
+        if "64-bit" not in str(exc):
+            raise JSONTextError(str(exc)) from None
+    try:
+        return json.dumps(
+            value, separators=(",", ":"), ensure_ascii=False, sort_keys=sort_keys, default=str
+        )
+    except RecursionError:
+        raise JSONTextError(f"nested deeper than {MAX_STORED_DEPTH} levels") from None
