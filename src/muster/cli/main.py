@@ -184,7 +184,5 @@ def apikey_list(
 
 
 def main() -> None:
-    """Entry point of the `muster` script."""
-    from muster.cli import bootstrap, demo, ingest_cmd  # noqa: F401  (register commands)
-
+    """Entry point of the `muster` script (commands are registered by `muster.cli`)."""
     app()
