@@ -59,7 +59,7 @@ def settings(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Settings
         path = tmp_path_factory.mktemp("db") / f"muster-{_worker()}.db"
         url = f"sqlite:///{path}"
     else:
-        schema = f"muster_test_{_worker()}"
+        schema = f"muster_test_{os.getpid()}_{_worker()}"
         admin = create_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))

@@ -1,0 +1,1 @@
+"""Demo data: a pure generator (`generator`) and its loader into a database (`loader`)."""
