@@ -53,7 +53,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def settings(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def settings(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """Settings pointing at this worker's fresh, migrated database."""
     if backend == "sqlite":
         path = tmp_path_factory.mktemp("db") / f"muster-{_worker()}.db"
@@ -68,7 +68,12 @@ def settings(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Settings
         url = f"{PG_SERVER}?options=-csearch_path%3D{schema}"
     settings = Settings(database_url=url, database_pool_size=5)
     upgrade(settings)
-    return settings
+    yield settings
+    if backend == "postgresql":
+        admin = create_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ from pydantic import ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from muster.attack import normalise_tactic, normalise_technique
+from muster.clock import as_utc
 from muster.schema_base import ApiModel, ReadModel, ShortText, Text
 
 Port = Annotated[int, Field(ge=0, le=65535)]
@@ -93,6 +94,12 @@ class AlertIn(ApiModel):
         if value is not None and "\x00" in value:
             raise ValueError("must not contain NUL characters")
         return value
+
+    @field_validator("created_at", mode="after")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        """Event times are UTC; a time without an offset is taken to be UTC."""
+        return as_utc(value) if value is not None else None
 
     @field_validator("mitre_tactic", mode="after")
     @classmethod

@@ -11,6 +11,10 @@ A session opened by `unit_of_work` carries a context in `session.info["ctx"]`:
 A statement may opt out with `execution_options(skip_tenancy=True)`; that is used only for
 checks of global uniqueness (incident hashes) that return no tenant data.
 
+ORM bulk statements ignore loader criteria, so in a tenant session `insert(Model)` rows naming
+another tenant are refused, and bulk UPDATE by primary key (`update(Model)` with a list of rows)
+of a `TenantScoped` model is refused outright.
+
 Core `insert()` / `text()` statements bypass these hooks; they are written only in repositories
 and bind `tenant_id` explicitly.
 """
@@ -60,7 +64,7 @@ def context_of(session: Session) -> Context:
 def _scope_statement(state: ORMExecuteState) -> None:
     if state.is_column_load or state.is_relationship_load:
         return
-    if not (state.is_select or state.is_update or state.is_delete):
+    if not (state.is_select or state.is_update or state.is_delete or state.is_insert):
         return
     if state.execution_options.get("skip_tenancy"):  # global uniqueness checks only
         return
@@ -68,6 +72,10 @@ def _scope_statement(state: ORMExecuteState) -> None:
     if isinstance(ctx, SystemContext):
         return
     tenant_id = ctx.tenant_id
+    if state.is_insert or (state.is_update and isinstance(state.parameters, list)):
+        _check_bulk_rows(state, tenant_id)
+        if state.is_insert:
+            return
     state.statement = state.statement.options(
         with_loader_criteria(
             TenantScoped,
@@ -75,6 +83,24 @@ def _scope_statement(state: ORMExecuteState) -> None:
             include_aliases=True,
         )
     )
+
+
+def _check_bulk_rows(state: ORMExecuteState, tenant_id: uuid.UUID) -> None:
+    """ORM bulk statements (`insert(Model)`, `update(Model)` with a list of rows) ignore loader
+    criteria: refuse rows naming another tenant, and bulk UPDATE by primary key altogether."""
+    mapper = state.bind_mapper
+    if mapper is None or not issubclass(mapper.class_, TenantScoped):
+        return
+    if state.is_update:
+        raise TenancyViolation(
+            f"bulk UPDATE by primary key of {mapper.class_.__name__} is not tenant-scoped; "
+            "use update(...).where(...) or a repository statement that binds tenant_id"
+        )
+    params = state.parameters
+    rows: list[Any] = list(params) if isinstance(params, list | tuple) else [params or {}]
+    for row in rows:
+        if row.get("tenant_id", tenant_id) != tenant_id:
+            raise TenancyViolation(f"{mapper.class_.__name__} row belongs to another tenant")
 
 
 @event.listens_for(Session, "before_flush")

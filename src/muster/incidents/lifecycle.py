@@ -201,11 +201,11 @@ def _stamp_times(
         new["resolved_at"] = None
     if state.get("responded_at") is not None or not actor.is_human:
         return
-    left_open = state["status"] == OPEN and new["status"] != OPEN
+    moved = new["status"] != state["status"]  # out of OPEN, or any later move by a person
     to_person = new.get("assignee") not in (None, SOAR_ASSIGNEE) and new.get(
         "assignee"
     ) != state.get("assignee")
-    if left_open or to_person:
+    if moved or to_person:
         new["responded_at"] = now
 
 

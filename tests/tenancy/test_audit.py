@@ -1,0 +1,178 @@
+"""Structural audits (no database): every tenant table is scoped, every API route authenticated.
+
+Each audit is a function over its input (a registry, an app) so the audit itself is tested on
+a deliberately broken input, proving it can fail.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import fastapi.routing
+import pytest
+from fastapi import Depends, FastAPI
+from fastapi.dependencies.models import Dependant
+from sqlalchemy import ForeignKey, MetaData
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
+
+import muster.models  # noqa: F401  (registers every mapper)
+from muster.api import create_app
+from muster.api.deps import principal
+from muster.config import Settings
+from muster.db.base import Base, TenantScoped
+
+# Tables that carry tenant_id but are deliberately not TenantScoped, and why.
+UNSCOPED_ALLOWED = {
+    "api_keys": "looked up by prefix before any tenant is known; global keys have no tenant",
+    "jobs": "claimed across tenants by workers, which rebuild the context from tenant_id",
+}
+
+# Routes anyone may call without an API key.
+PUBLIC_PATHS = {
+    "/health",
+    "/openapi.json",
+    "/docs",
+    "/docs/oauth2-redirect",
+    "/redoc",
+}
+
+
+def unscoped_tenant_tables(reg: registry) -> dict[str, str]:
+    """table name -> class name, for mapped tables with `tenant_id` not marked TenantScoped."""
+    found: dict[str, str] = {}
+    for mapper in reg.mappers:
+        for table in mapper.tables:
+            if "tenant_id" in table.c and not issubclass(mapper.class_, TenantScoped):
+                found[table.name] = mapper.class_.__name__
+    return found
+
+
+def calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
+    """Every callable a route depends on, however deeply nested."""
+    for dep in dependant.dependencies:
+        if dep.call is not None:
+            yield dep.call
+        yield from calls(dep)
+
+
+def flat_routes(routes: Iterable[Any]) -> Iterator[tuple[str, str, Dependant | None]]:
+    """(methods, path, dependant) of every route, with included routers expanded.
+
+    FastAPI >= 0.160 keeps included routers as lazy branches in `app.routes`;
+    `fastapi.routing.iter_route_contexts` expands them with their effective dependencies.
+    """
+    expand = getattr(fastapi.routing, "iter_route_contexts", None)
+    for route in expand(list(routes)) if expand else routes:
+        methods = ",".join(sorted(getattr(route, "methods", None) or ["?"]))
+        yield methods, getattr(route, "path", "") or "", getattr(route, "dependant", None)
+
+
+def unauthenticated_routes(routes: Iterable[Any], public: set[str]) -> list[str]:
+    """`METHOD path` of every route outside `public` that does not depend on `principal`."""
+    return [
+        f"{methods} {path}"
+        for methods, path, dependant in flat_routes(routes)
+        if path not in public and (dependant is None or principal not in set(calls(dependant)))
+    ]
+
+
+class TestMapperAudit:
+    def test_every_table_with_tenant_id_is_tenant_scoped(self) -> None:
+        unscoped = unscoped_tenant_tables(Base.registry)
+        unexpected = set(unscoped) - set(UNSCOPED_ALLOWED)
+        assert not unexpected, (
+            f"tables with tenant_id that are not TenantScoped: {sorted(unexpected)}; inherit "
+            "TenantScoped, or add them to UNSCOPED_ALLOWED with a reason"
+        )
+
+    def test_the_allow_list_is_not_stale(self) -> None:
+        unscoped = unscoped_tenant_tables(Base.registry)
+        assert set(UNSCOPED_ALLOWED) <= set(unscoped), "remove entries that are now scoped"
+
+    def test_the_tenant_tables_are_all_registered(self) -> None:
+        """Guards the audit's input: if models were not imported it would pass vacuously."""
+        scoped = {
+            m.local_table.name for m in Base.registry.mappers if issubclass(m.class_, TenantScoped)
+        }
+        assert {
+            "incidents",
+            "alerts",
+            "comments",
+            "audit_events",
+            "grouping_rules",
+            "memberships",
+        } <= scoped
+
+    def test_every_scoped_table_has_a_required_tenant_foreign_key(self) -> None:
+        for mapper in Base.registry.mappers:
+            if not issubclass(mapper.class_, TenantScoped):
+                continue
+            column = mapper.local_table.c.tenant_id
+            assert not column.nullable, mapper.local_table.name
+            assert {fk.column.table.name for fk in column.foreign_keys} == {"tenants"}
+
+    def test_the_audit_catches_an_unscoped_table(self) -> None:
+        class Other(DeclarativeBase):
+            metadata = MetaData()
+
+        class Tenants(Other):
+            __tablename__ = "tenants"
+            id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+
+        class Leaky(Other):
+            __tablename__ = "leaky"
+            id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+            tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenants.id"))
+
+        class Fine(TenantScoped, Other):
+            __tablename__ = "fine"
+            id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+
+        assert unscoped_tenant_tables(Other.registry) == {"leaky": "Leaky"}
+
+
+class TestRouteAudit:
+    @pytest.fixture()
+    def app(self, tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
+        path = tmp_path_factory.mktemp("routes") / "unused.db"  # never connected to
+        return create_app(Settings(database_url=f"sqlite:///{path}"))
+
+    def test_every_route_needs_an_api_key(self, app: FastAPI) -> None:
+        missing = unauthenticated_routes(app.routes, PUBLIC_PATHS)
+        assert not missing, f"routes without the principal dependency: {missing}"
+
+    def test_the_api_is_there(self, app: FastAPI) -> None:
+        """Guards the audit's input: the tenant routes are mounted under /api/v1."""
+        paths = {path for _, path, dependant in flat_routes(app.routes) if dependant}
+        for path in ("/api/v1/alerts", "/api/v1/incidents", "/api/v1/incidents/{incident_id}"):
+            assert path in paths
+        assert all(p.startswith("/api/v1/") or p in PUBLIC_PATHS for p in paths)
+
+    def test_the_public_routes_stay_public(self, app: FastAPI) -> None:
+        (health,) = [d for _, path, d in flat_routes(app.routes) if path == "/health"]
+        assert health is not None
+        assert principal not in set(calls(health))
+
+    def test_the_audit_catches_an_open_route(self) -> None:
+        app = FastAPI()
+        router = fastapi.APIRouter(prefix="/api/v1")
+
+        def ctx(who: Any = Depends(principal)) -> Any:
+            return who
+
+        @router.get("/guarded")
+        def guarded(c: Any = Depends(ctx)) -> None: ...
+
+        @router.get("/open")
+        def open_route() -> None: ...
+
+        @app.get("/also-open")
+        def also_open() -> None: ...
+
+        app.include_router(router)
+
+        assert unauthenticated_routes(
+            app.routes, {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+        ) == ["GET /also-open", "GET /api/v1/open"]
