@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
 
 _LONG_NUMBER = re.compile(r"\d{19,}")
 _LONG_NUMBER_BYTES = re.compile(rb"\d{19,}")
-MAX_STORED_DEPTH = 255
+MAX_STORED_DEPTH = 254  # what orjson writes; the exact path keeps the same limit
 
 
 class JSONTextError(ValueError):
@@ -40,16 +41,35 @@ def loads(text: bytes | str) -> Any:
 
 
 def dumps(value: Any, *, sort_keys: bool = False) -> str:
-    """Serialise compactly; integers of any size stay exact; deeper than 255 levels fails."""
+    """Serialise compactly; integers of any size stay exact; deeper than MAX_STORED_DEPTH levels fails."""
     option = orjson.OPT_NON_STR_KEYS | (orjson.OPT_SORT_KEYS if sort_keys else 0)
     try:
         return orjson.dumps(value, option=option).decode()
     except orjson.JSONEncodeError as exc:
         if "64-bit" not in str(exc):
             raise JSONTextError(str(exc)) from None
+    if depth(value) > MAX_STORED_DEPTH:
+        raise JSONTextError(f"nested deeper than {MAX_STORED_DEPTH} levels")
     try:
         return json.dumps(
             value, separators=(",", ":"), ensure_ascii=False, sort_keys=sort_keys, default=str
         )
     except RecursionError:
         raise JSONTextError(f"nested deeper than {MAX_STORED_DEPTH} levels") from None
+
+
+def depth(value: Any) -> int:
+    """How deeply lists and objects nest in `value` (a scalar is 0), measured without recursion."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        children: Iterable[Any]
+        if isinstance(node, dict):
+            children = node.values()
+        elif isinstance(node, list | tuple):
+            children = node
+        else:
+            continue
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in children)
+    return deepest

@@ -14,8 +14,9 @@ def test_ingest_groups_and_reads_back(client: httpx.Client, tenant: TenantKeys) 
     joined = second.json()["items"][0]
     assert joined["incidentId"] == item["incidentId"]
     assert joined["groupingReason"]["decision"] == "attached"
-    incident = client.get(f"/api/v1/incidents/{item['incidentId']}",
-                          headers=tenant.headers(Role.VIEWER)).json()
+    incident = client.get(
+        f"/api/v1/incidents/{item['incidentId']}", headers=tenant.headers(Role.VIEWER)
+    ).json()
     assert incident["severity"] == 4
     assert len(incident["alerts"]) == 2
     assert incident["incidentHash"] == item["incidentHash"]

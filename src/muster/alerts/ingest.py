@@ -102,6 +102,7 @@ def ingest(session: Any, payloads: Sequence[Any], actor: Actor, now: datetime) -
         _prepare(index, payload, len(payloads), now) for index, payload in enumerate(payloads)
     ]
     alerts = AlertRepository(session)
+    IncidentRepository(session).lock_for_ingest(tenant_id)
     stored = alerts.find_by_dedup({row["dedup_key"] for row, _ in prepared})
 
     fresh: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
@@ -166,8 +167,9 @@ def _prepare(
     try:
         raw_text = jsontext.dumps(payload)
     except jsontext.JSONTextError as exc:
+        name = _unstorable_field(payload)
         raise InvalidInput.field(
-            where + ".raw" if where else "raw", f"cannot be stored: {exc}"
+            f"{where}.{name}" if where else name, f"cannot be stored: {exc}"
         ) from None
     row = alert.model_dump(exclude={"created_at", "entities"})
     at = alert.created_at or now
@@ -186,6 +188,16 @@ def _prepare(
     facts = {api: row[attr] for api, attr in KEY_FIELDS.items()}
     facts["createdAt"] = at
     return row, facts
+
+
+def _unstorable_field(payload: Mapping[str, Any]) -> str:
+    """The top-level field whose value cannot be stored as JSON (e.g. nested too deeply)."""
+    for name, value in payload.items():
+        try:
+            jsontext.dumps({name: value})  # at the depth it has inside the payload
+        except jsontext.JSONTextError:
+            return str(name)
+    return "raw"
 
 
 def _dedup_key(alert: AlertIn, payload: Mapping[str, Any]) -> str:

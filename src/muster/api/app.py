@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import JSONResponse
 
 from muster import __version__
 from muster.api import problems
-from muster.api.deps import Services
+from muster.api.deps import Services, refuse_nul_in_url
 from muster.api.limits import BodyLimit
 from muster.api.routes import alerts, apikeys, grouping_rules, incidents, tenants, users
 from muster.clock import Clock, SystemClock
@@ -37,7 +37,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         yield
         db.dispose()
 
-    app = FastAPI(title="muster", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="muster",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        dependencies=[Depends(refuse_nul_in_url)],
+    )
     app.state.services = Services(settings=settings, db=db, clock=clock or SystemClock())
     problems.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)

@@ -109,11 +109,23 @@ def _system_session(
 ) -> Iterator[SystemCtx]:
     who.require(Role.TENANT_ADMIN)
     svc = services(request)
+    now = svc.clock.now()
+    if not who.is_global:  # a suspended tenant's own keys are refused here too
+        resolve_tenant(who, None, now, writing=False)
     with unit_of_work(svc.db, SystemContext(), write=True) as session:
-        yield SystemCtx(who, session, svc.clock.now(), svc.settings)
+        yield SystemCtx(who, session, now, svc.settings)
 
 
 SystemWrite = Annotated[SystemCtx, Depends(_system_session, scope="function")]
+
+
+def refuse_nul_in_url(request: Request) -> None:
+    """Refuse NUL characters in the path or query string: no database can compare them."""
+    for name, value in request.query_params.multi_items():
+        if "\x00" in name or "\x00" in value:
+            raise InvalidInput.field(name.replace("\x00", "\\0"), "must not contain NUL characters")
+    if "\x00" in request.scope.get("path", ""):
+        raise InvalidInput.field("path", "must not contain NUL characters")
 
 
 async def json_body(request: Request) -> Any:

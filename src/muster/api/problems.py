@@ -112,9 +112,10 @@ def install(app: FastAPI) -> None:
             405: "route.method_not_allowed",
             413: "request.too_large",
         }.get(exc.status_code, "http.error")
+        title = {413: "Payload too large"}.get(exc.status_code, str(exc.detail))
         return problem(
             exc.status_code,
-            str(exc.detail),
+            title,
             str(exc.detail),
             code,
             request.url.path,

@@ -39,10 +39,11 @@ class IncidentFilter:
 
 
 def sort_key(sort: str) -> SortKey:
-    """Parse `createdAt` / `-createdAt` style sorts (default newest first)."""
-    descending = not sort.startswith("+") and (
-        sort.startswith("-") or sort == "createdAt" or sort == "updatedAt"
-    )
+    """Parse a sort: `severity` and `-severity` sort descending (the queue's natural order:
+    newest, highest, latest first), `+severity` ascending."""
+    if sort.startswith(" "):  # an unencoded `+` in a query string arrives as a space
+        sort = "+" + sort.lstrip()
+    descending = not sort.startswith("+")
     name = sort.lstrip("+-")
     if name not in SORTS:
         raise InvalidInput.field(
@@ -50,8 +51,6 @@ def sort_key(sort: str) -> SortKey:
             f"unknown sort {sort!r}; use one of {', '.join(SORTS)}"
             " (prefix - for descending, + for ascending)",
         )
-    if sort.startswith("-"):
-        descending = True
     return SortKey(sort, SORTS[name], descending)
 
 

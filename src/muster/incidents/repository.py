@@ -46,6 +46,18 @@ class IncidentRepository:
         )
         return range(last - count + 1, last + 1)
 
+    def lock_for_ingest(self, tenant_id: uuid.UUID) -> None:
+        """Serialise the tenant's ingests until commit.
+
+        Without it, two concurrent ingests on PostgreSQL each miss the other's new incident and
+        open one for the same grouping key, or both insert the same repeated alert. `FOR NO KEY
+        UPDATE` does not block inserts that reference the tenant; SQLite needs no lock (a write
+        transaction already holds the database's write lock).
+        """
+        self.session.execute(
+            select(Tenant.id).where(Tenant.id == tenant_id).with_for_update(key_share=True)
+        )
+
     def fresh_hashes(self, count: int) -> list[str]:
         """Return `count` incident hashes not used by any incident of any tenant."""
         hashes: list[str] = []

@@ -15,6 +15,8 @@ from muster.schema_base import ApiModel, ReadModel, ShortText, Text
 
 IncidentSeverity = Annotated[int, Field(ge=1, le=4, description="1 Informational .. 4 High")]
 Tags = Annotated[list[ShortText], Field(max_length=100)]
+# DESIGN.md §1 spells it `excludeFromSLA`, which the camelCase generator would not produce.
+EXCLUDE_FROM_SLA = "excludeFromSLA"
 
 
 class _MitreInput(ApiModel):
@@ -41,7 +43,7 @@ class IncidentCreate(_MitreInput):
     assignee: ShortText | None = None
     tags: Tags = []
     grouping_allowed: bool = False
-    exclude_from_sla: bool = False
+    exclude_from_sla: bool = Field(False, alias=EXCLUDE_FROM_SLA)
     alert_ids: Annotated[list[uuid.UUID], Field(max_length=1000)] = []
 
 
@@ -56,7 +58,7 @@ class IncidentUpdate(_MitreInput):
     resolution: Resolution | None = None
     resolution_comment: Text | None = None
     grouping_allowed: bool | None = None
-    exclude_from_sla: bool | None = None
+    exclude_from_sla: bool | None = Field(None, alias=EXCLUDE_FROM_SLA)
     tags: Tags | None = None
 
 
@@ -83,7 +85,7 @@ class IncidentListItem(ReadModel):
     mitre_tactic: str | None
     mitre_technique: str | None
     grouping_allowed: bool
-    exclude_from_sla: bool
+    exclude_from_sla: bool = Field(alias=EXCLUDE_FROM_SLA)
     responded_at: datetime | None
     resolved_at: datetime | None
     tags: list[str]

@@ -129,7 +129,8 @@ def update_incident(
         "tags",
     ):
         if name in requested and requested[name] is None:
-            raise InvalidInput.field(name, "must not be null")
+            field = IncidentUpdate.model_fields[name].alias or name  # the API's name
+            raise InvalidInput.field(field, "must not be null")
     return change_incident(session, incident_id, requested, actor, now, if_match=if_match)
 
 

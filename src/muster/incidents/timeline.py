@@ -83,7 +83,12 @@ def serialisable_changes(changes: Mapping[str, tuple[Any, Any]]) -> dict[str, li
     """`field -> [before, after]` with camelCase names, as the timeline shows them."""
     from pydantic.alias_generators import to_camel
 
-    return {to_camel(name): [before, after] for name, (before, after) in changes.items()}
+    from muster.incidents.schemas import EXCLUDE_FROM_SLA
+
+    def api_name(name: str) -> str:
+        return EXCLUDE_FROM_SLA if name == "exclude_from_sla" else to_camel(name)
+
+    return {api_name(name): [before, after] for name, (before, after) in changes.items()}
 
 
 def timeline(session: Session, incident_id: uuid.UUID) -> list[AuditEvent]:

@@ -105,15 +105,15 @@ def update_user(
 def remove_user(session: Session, user_id: uuid.UUID) -> None:
     """Take the user out of this tenant (the login stays for their other tenants)."""
     user, membership = _member(session, user_id)
-    session.delete(membership)
-    session.flush()
-    if not user.global_admin and not session.scalar(
+    elsewhere = session.scalar(
         select(Membership.id)
-        .where(Membership.user_id == user.id)
-        .execution_options(skip_tenancy=True)
-    ):
-        session.delete(user)
-        session.flush()
+        .where(Membership.user_id == user.id, Membership.id != membership.id)
+        .limit(1)
+        .execution_options(skip_tenancy=True)  # only asks whether other tenants remain
+    )
+    # A login nobody else uses goes with its last membership (the cascade removes that).
+    session.delete(user if not (elsewhere or user.global_admin) else membership)
+    session.flush()
 
 
 def _member(session: Session, user_id: uuid.UUID) -> tuple[User, Membership]:

@@ -67,8 +67,7 @@ def list_(
     sort: Annotated[
         str,
         Query(
-            description="createdAt, updatedAt, severity, number; "
-            "prefix - (descending) or + (ascending)"
+            description="createdAt, updatedAt, severity, number; descending unless prefixed with +"
         ),
     ] = "-createdAt",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
