@@ -41,7 +41,7 @@ def loads(text: bytes | str) -> Any:
 
 
 def dumps(value: Any, *, sort_keys: bool = False) -> str:
-    """Serialise compactly; integers of any size stay exact; deeper than MAX_STORED_DEPTH levels fails."""
+    """Serialise compactly; integers of any size stay exact; too deep a value fails."""
     option = orjson.OPT_NON_STR_KEYS | (orjson.OPT_SORT_KEYS if sort_keys else 0)
     try:
         return orjson.dumps(value, option=option).decode()
