@@ -96,8 +96,9 @@ def base_url(settings: Settings) -> Iterator[str]:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
-                            log_level="warning", access_log=False)
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=port, log_level="warning", access_log=False
+    )
     server = Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

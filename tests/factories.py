@@ -43,22 +43,36 @@ def make_tenant(db: Database, **flags: Any) -> TenantKeys:
         out = TenantKeys(tenant.id, name)
         for role in (Role.VIEWER, Role.ANALYST, Role.TENANT_ADMIN):
             out.keys[role] = apikeys.create_key(
-                session, name=f"{role.value}-key", role=role, tenant_id=tenant.id,
-                created_by="tests", now=now).key
+                session,
+                name=f"{role.value}-key",
+                role=role,
+                tenant_id=tenant.id,
+                created_by="tests",
+                now=now,
+            ).key
     out.member_email = f"analyst{next(_seq)}-{uuid.uuid4().hex[:6]}@example.test"
     out.member_name = "Ana Lyst"
     with unit_of_work(db, TenantContext(out.id), write=True) as session:
-        create_user(session, UserCreate(email=out.member_email, name=out.member_name,
-                                        role=Role.ANALYST), now, by_global=True)
+        create_user(
+            session,
+            UserCreate(email=out.member_email, name=out.member_name, role=Role.ANALYST),
+            now,
+            by_global=True,
+        )
     return out
 
 
 def make_global_key(db: Database) -> str:
     """A new global_admin API key."""
     with unit_of_work(db, SystemContext(), write=True) as session:
-        return apikeys.create_key(session, name="global-tests", role=Role.GLOBAL_ADMIN,
-                                  tenant_id=None, created_by="tests",
-                                  now=SystemClock().now()).key
+        return apikeys.create_key(
+            session,
+            name="global-tests",
+            role=Role.GLOBAL_ADMIN,
+            tenant_id=None,
+            created_by="tests",
+            now=SystemClock().now(),
+        ).key
 
 
 def alert(**over: Any) -> dict[str, Any]:

@@ -296,9 +296,7 @@ class TestRespondedAt:
         assert outcome.changes["responded_at"] == (None, LATER)
 
     @pytest.mark.parametrize("actor", [SOAR, SYSTEM])
-    def test_automation_moving_between_later_statuses_is_not_a_response(
-        self, actor: Actor
-    ) -> None:
+    def test_automation_moving_between_later_statuses_is_not_a_response(self, actor: Actor) -> None:
         state = make_state(status="UNDER_INVESTIGATION")
         outcome = transition(state, status_request("RESOLVED"), actor, MEMBERS, LATER)
         assert "responded_at" not in outcome.changes
