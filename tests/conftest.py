@@ -66,7 +66,8 @@ def settings(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
         admin.dispose()
         url = f"{PG_SERVER}?options=-csearch_path%3D{schema}"
-    settings = Settings(database_url=url, database_pool_size=5)
+    # a short key cache: changes made outside the API (the CLI) show within a second
+    settings = Settings(database_url=url, database_pool_size=5, auth_cache_seconds=1.0)
     upgrade(settings)
     yield settings
     if backend == "postgresql":

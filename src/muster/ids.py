@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 import time
 import uuid
 
@@ -11,10 +12,29 @@ import uuid
 HASH_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
 
+_entropy = threading.local()
+_CHUNK = 10 * 409  # random bytes fetched per system call (409 ids)
+
+
+def _random80() -> int:
+    """80 random bits from a per-thread buffer of os.urandom output.
+
+    One system call per few hundred ids: a call per id releases the GIL each time, and under
+    load the calling thread then waits a whole switch interval to get it back.
+    """
+    buf: bytes = getattr(_entropy, "buf", b"")
+    pos: int = getattr(_entropy, "pos", len(buf))
+    if pos + 10 > len(buf):
+        buf, pos = os.urandom(_CHUNK), 0
+        _entropy.buf = buf
+    _entropy.pos = pos + 10
+    return int.from_bytes(buf[pos : pos + 10], "big")
+
+
 def new_id() -> uuid.UUID:
     """Return a UUIDv7-style id: time-ordered, so new rows land at the end of indexes."""
     ms = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
+    rand = _random80()
     value = (ms & ((1 << 48) - 1)) << 80 | rand & ((1 << 80) - 1)
     value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
     value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import httpx
 import pytest
@@ -46,7 +47,7 @@ def test_tenant_and_key_commands_chain(env: dict[str, str], client: httpx.Client
     assert "key" not in listed[0], "a listed key must never show its secret"
 
 
-def test_suspend_and_resume(env: dict[str, str], client: httpx.Client) -> None:
+def test_suspend_and_resume(env: dict[str, str], client: httpx.Client, settings: Settings) -> None:
     tenant = _json(
         runner.invoke(app, ["tenant", "create", "cli-susp-" + _suffix(), "--json"], env=env)
     )
@@ -58,10 +59,23 @@ def test_suspend_and_resume(env: dict[str, str], client: httpx.Client) -> None:
         runner.invoke(app, ["tenant", "suspend", tenant["id"], "unpaid", "--json"], env=env)
     )
     assert suspended["flags"]["suspended"] == "unpaid"
-    refused = client.get("/api/v1/incidents", headers=auth)
+    # the CLI is another writer: the server notices within its key cache's lifetime
+    wait = settings.auth_cache_seconds + 2
+    refused = _eventually(client, auth, 403, wait)
     assert refused.status_code == 403 and "unpaid" in refused.json()["detail"]
     _json(runner.invoke(app, ["tenant", "resume", tenant["id"], "--json"], env=env))
-    assert client.get("/api/v1/incidents", headers=auth).status_code == 200
+    assert _eventually(client, auth, 200, wait).status_code == 200
+
+
+def _eventually(
+    client: httpx.Client, auth: dict[str, str], status: int, seconds: float
+) -> httpx.Response:
+    deadline = time.monotonic() + seconds
+    answer = client.get("/api/v1/incidents", headers=auth)
+    while answer.status_code != status and time.monotonic() < deadline:
+        time.sleep(0.1)
+        answer = client.get("/api/v1/incidents", headers=auth)
+    return answer
 
 
 def test_user_create_adds_member(env: dict[str, str], client: httpx.Client) -> None:

@@ -1,14 +1,15 @@
-"""Ingest: validate a batch, drop repeats, group the rest, write it all in one transaction.
+"""Ingest: drop repeats, group the rest, write it all in one transaction.
 
-The batch is decided in memory (alerts of one batch can open and join incidents among
-themselves) and then written with a handful of bulk statements, so the cost per alert stays
-flat as the tables grow: every lookup is by an indexed key and bounded by the batch.
+`store` takes validated alerts (`muster.alerts.batch.prepare`). The batch is decided in memory
+(alerts of one batch can open and join incidents among themselves) and then written with a
+handful of bulk statements, so the cost per alert stays flat as the tables grow: every lookup
+is by an indexed key and bounded by the batch. Each alert carries who sent it, so batches
+combined from several requests (`muster.alerts.combiner`) keep the right actor on the timeline.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -16,18 +17,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
-
-from muster import jsontext
+from muster.alerts.batch import Prepared, prepare
 from muster.alerts.repository import AlertRepository, StoredAlert
-from muster.alerts.schemas import AlertIn
 from muster.db.tenancy import tenant_id_of
-from muster.db.types import JSONText
-from muster.errors import InvalidInput
-from muster.grouping.decision import KEY_FIELDS, AttachTo, Candidate, Keyed, applicable, decide
+from muster.grouping.decision import AttachTo, Candidate, Keyed, applicable, decide
 from muster.grouping.service import active_rules
 from muster.ids import new_id
-from muster.incidents.lifecycle import Actor
+from muster.incidents.lifecycle import SYSTEM, Actor
 from muster.incidents.repository import IncidentRepository
 from muster.incidents.timeline import event_row, write_events
 
@@ -48,7 +44,21 @@ class IngestReport:
     """The outcome of one batch."""
 
     items: list[IngestedAlert]
-    incidents_created: int
+    opened: set[uuid.UUID]
+
+    @property
+    def incidents_created(self) -> int:
+        """How many incidents the batch opened."""
+        return len(self.opened)
+
+    def part(self, start: int, end: int) -> IngestReport:
+        """The report of items `start:end` alone; an incident counts as opened by the first
+        part that names it."""
+        earlier = {item.incident_id for item in self.items[:start]}
+        items = self.items[start:end]
+        return IngestReport(
+            items, {i.incident_id for i in items if i.incident_id in self.opened} - earlier
+        )  # type: ignore[arg-type]
 
     @property
     def duplicates(self) -> int:
@@ -63,53 +73,43 @@ class _NewIncident:
     keyed: Keyed | None
     reason: dict[str, Any]
     severity: int
+    actor: Actor
     count: int = 0
     last_alert_at: datetime | None = None
 
 
 @dataclass(slots=True)
 class _Touched:
+    actor: Actor | None = None
     count: int = 0
     severity: int = 0
     last_alert_at: datetime | None = None
     alert_ids: list[uuid.UUID] = field(default_factory=list)
 
 
-def parse_batch(payload: Any, max_batch: int) -> list[Mapping[str, Any]]:
-    """Return the alerts of a body: one alert object or `{"alerts": [...]}`."""
-    if isinstance(payload, dict) and set(payload) == {"alerts"}:
-        alerts = payload["alerts"]
-        if not isinstance(alerts, list):
-            raise InvalidInput.field("alerts", "must be a list of alert objects")
-        if not alerts:
-            raise InvalidInput.field("alerts", "must not be empty")
-        if len(alerts) > max_batch:
-            raise InvalidInput.field(
-                "alerts",
-                f"a batch holds at most {max_batch} alerts, got {len(alerts)}",
-                code="request.batch_too_large",
-            )
-        return alerts
-    if isinstance(payload, dict):
-        return [payload]
-    raise InvalidInput.field("body", 'must be an alert object or {"alerts": [...]}')
-
-
 def ingest(session: Any, payloads: Sequence[Any], actor: Actor, now: datetime) -> IngestReport:
-    """Store a batch idempotently and group it; all or nothing (the caller commits)."""
+    """Validate and store a batch idempotently, grouped; all or nothing (the caller commits)."""
+    return store(session, prepare(payloads, actor, now), now)
+
+
+def store(session: Any, batch: Sequence[Prepared], now: datetime) -> IngestReport:
+    """Store validated alerts idempotently and group them; the caller commits.
+
+    `batch` is not modified, so a caller may retry it in a new transaction.
+    """
     tenant_id = tenant_id_of(session)
-    prepared = [
-        _prepare(index, payload, len(payloads), now) for index, payload in enumerate(payloads)
-    ]
     alerts = AlertRepository(session)
     IncidentRepository(session).lock_for_ingest(tenant_id)
-    stored = alerts.find_by_dedup({row["dedup_key"] for row, _ in prepared})
+    stored = alerts.find_by_dedup({p.row["dedup_key"] for p in batch})
 
-    fresh: list[tuple[int, dict[str, Any], dict[str, Any]]] = []
+    fresh: list[tuple[dict[str, Any], Prepared]] = []
     repeats: dict[uuid.UUID, int] = defaultdict(int)
     first_in_batch: dict[str, dict[str, Any]] = {}
     sources: list[StoredAlert | dict[str, Any]] = []  # what each item reports, in order
-    for index, (row, facts) in enumerate(prepared):
+    rows: list[dict[str, Any]] = []
+    for p in batch:
+        row = dict(p.row)
+        rows.append(row)
         key = row["dedup_key"]
         if key in stored:
             repeats[stored[key].id] += 1
@@ -120,124 +120,52 @@ def ingest(session: Any, payloads: Sequence[Any], actor: Actor, now: datetime) -
             sources.append(first)
         else:
             first_in_batch[key] = row
-            fresh.append((index, row, facts))
+            fresh.append((row, p))
             sources.append(row)
 
-    created, hashes = _group(session, tenant_id, fresh, IncidentRepository(session), actor, now)
-    alerts.insert([row for _, row, _ in fresh])
+    opened, hashes = _group(session, tenant_id, fresh, IncidentRepository(session), now)
+    alerts.insert([row for row, _ in fresh])
     alerts.bump_occurrences(repeats, now)
-
-    items: list[IngestedAlert] = []
-    for source, (row, _) in zip(sources, prepared, strict=True):
-        if isinstance(source, StoredAlert):
-            items.append(
-                IngestedAlert(
-                    source.id,
-                    source.incident_id,
-                    source.incident_hash,
-                    True,
-                    source.grouping_reason,
-                )
-            )
-        else:
-            incident_id = source["incident_id"]
-            items.append(
-                IngestedAlert(
-                    source["id"],
-                    incident_id,
-                    hashes.get(incident_id),
-                    source is not row,
-                    source["grouping_reason"],
-                )
-            )
-    return IngestReport(items, created)
-
-
-def _prepare(
-    index: int, payload: Any, total: int, now: datetime
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Validate one alert and return its row and its grouping facts."""
-    where = f"alerts[{index}]" if total > 1 else ""
-    if not isinstance(payload, dict):
-        raise InvalidInput.field(where or "body", "must be an alert object")
-    try:
-        alert = AlertIn.model_validate(payload)
-    except ValidationError as exc:
-        raise _invalid(exc, where) from None
-    try:
-        raw_text = jsontext.dumps(payload)
-    except jsontext.JSONTextError as exc:
-        name = _unstorable_field(payload)
-        raise InvalidInput.field(
-            f"{where}.{name}" if where else name, f"cannot be stored: {exc}"
-        ) from None
-    row = alert.model_dump(exclude={"created_at", "entities"})
-    at = alert.created_at or now
-    row.update(
-        id=new_id(),
-        created_at=at,
-        updated_at=now,
-        last_seen_at=now,
-        occurrences=1,
-        entities=[entity.model_dump(by_alias=True, exclude_none=True) for entity in alert.entities],
-        raw=JSONText(raw_text),
-        dedup_key=_dedup_key(alert, payload),
-        incident_id=None,
-        grouping_reason=None,
+    return IngestReport(
+        [_item(source, row, hashes) for source, row in zip(sources, rows, strict=True)], opened
     )
-    facts = {api: row[attr] for api, attr in KEY_FIELDS.items()}
-    facts["createdAt"] = at
-    return row, facts
 
 
-def _unstorable_field(payload: Mapping[str, Any]) -> str:
-    """The top-level field whose value cannot be stored as JSON (e.g. nested too deeply)."""
-    for name, value in payload.items():
-        try:
-            jsontext.dumps({name: value})  # at the depth it has inside the payload
-        except jsontext.JSONTextError:
-            return str(name)
-    return "raw"
-
-
-def _dedup_key(alert: AlertIn, payload: Mapping[str, Any]) -> str:
-    """Same source + externalId, or else the same content, is the same alert."""
-    if alert.external_id:
-        basis = f"id\x1f{alert.source}\x1f{alert.external_id}"
-    else:
-        canonical = jsontext.dumps(payload, sort_keys=True)
-        basis = "content\x1f" + canonical
-    return hashlib.sha256(basis.encode()).hexdigest()
-
-
-def _invalid(exc: ValidationError, where: str) -> InvalidInput:
-    errors = []
-    for err in exc.errors(include_url=False, include_input=False):
-        path = ".".join(str(part) for part in err["loc"])
-        field_name = f"{where}.{path}" if where else path
-        errors.append({"field": field_name, "message": err["msg"]})
-    first = errors[0]
-    return InvalidInput(f"{first['field']}: {first['message']}", errors=errors)
+def _item(
+    source: StoredAlert | dict[str, Any], row: dict[str, Any], hashes: Mapping[uuid.UUID, str]
+) -> IngestedAlert:
+    """What to answer for one alert: itself, the stored original, or its twin in the batch."""
+    if isinstance(source, StoredAlert):
+        return IngestedAlert(
+            source.id, source.incident_id, source.incident_hash, True, source.grouping_reason
+        )
+    incident_id = source["incident_id"]
+    return IngestedAlert(
+        source["id"],
+        incident_id,
+        hashes.get(incident_id),
+        source is not row,
+        source["grouping_reason"],
+    )
 
 
 def _group(
     session: Any,
     tenant_id: uuid.UUID,
-    fresh: list[tuple[int, dict[str, Any], dict[str, Any]]],
+    fresh: list[tuple[dict[str, Any], Prepared]],
     incidents: IncidentRepository,
-    actor: Actor,
     now: datetime,
-) -> tuple[int, dict[uuid.UUID, str]]:
+) -> tuple[set[uuid.UUID], dict[uuid.UUID, str]]:
     """Decide each fresh alert's incident, write new and touched incidents in bulk, and return
     how many incidents were opened and the incidentHash of every incident involved."""
     if not fresh:
-        return 0, {}
+        return set(), {}
     rules = active_rules(session)
     keys: set[str] = set()
     earliest = now
-    for _, _, facts in fresh:
-        keys.update(k.key for k in applicable(facts, rules))
-        earliest = min(earliest, facts["createdAt"])
+    for _, p in fresh:
+        keys.update(k.key for k in applicable(p.facts, rules))
+        earliest = min(earliest, p.facts["createdAt"])
     longest = max((rule.window for rule in rules), default=None)
     pool: dict[str, list[Candidate]] = defaultdict(list)
     extras: dict[uuid.UUID, tuple[int, str]] = {}
@@ -248,7 +176,8 @@ def _group(
 
     new: dict[uuid.UUID, _NewIncident] = {}
     touched: dict[uuid.UUID, _Touched] = defaultdict(_Touched)
-    for _, row, facts in fresh:
+    for row, p in fresh:
+        facts = p.facts
         keyed = applicable(facts, rules)
         cands = [cand for k in keyed for cand in pool.get(k.key, ())]
         decision = decide(facts, cands, rules, now)
@@ -257,7 +186,7 @@ def _group(
         else:
             target = new_id()
             new[target] = _NewIncident(
-                target, row, decision.keyed, decision.reason, max(1, row["severity"])
+                target, row, decision.keyed, decision.reason, max(1, row["severity"]), p.actor
             )
             if decision.keyed is not None:
                 pool[decision.keyed.key].append(
@@ -275,12 +204,13 @@ def _group(
             slot.last_alert_at = max(slot.last_alert_at or row["created_at"], row["created_at"])
         else:
             t = touched[target]
+            t.actor = t.actor or p.actor
             t.count += 1
             t.severity = max(t.severity, row["severity"])
             t.last_alert_at = max(t.last_alert_at or row["created_at"], row["created_at"])
             t.alert_ids.append(row["id"])
 
-    hashes = _write_new(incidents, tenant_id, new, actor, now)
+    hashes = _write_new(incidents, tenant_id, new, now)
     hashes.update((incident_id, extra[1]) for incident_id, extra in extras.items())
     severities = {incident_id: extra[0] for incident_id, extra in extras.items()}
     raised = incidents.absorb(touched_rows(touched), severities, now)
@@ -289,7 +219,7 @@ def _group(
             tenant_id,
             incident_id,
             "alert.grouped",
-            actor,
+            t.actor or SYSTEM,
             now,
             changes={"alertIds": [str(a) for a in t.alert_ids], "count": t.count},
             reason=_group_reason(fresh, t.alert_ids),
@@ -300,7 +230,7 @@ def _group(
             tenant_id,
             incident_id,
             "incident.severity_raised",
-            actor,
+            touched[incident_id].actor or SYSTEM,
             now,
             changes={"severity": [before, after]},
             reason="a grouped alert has a higher severity",
@@ -308,7 +238,7 @@ def _group(
         for incident_id, before, after in raised
     ]
     write_events(session, events)
-    return len(new), hashes
+    return set(new), hashes
 
 
 def _count(pool: dict[str, list[Candidate]], target: uuid.UUID, decision: Any) -> None:
@@ -334,11 +264,9 @@ def touched_rows(touched: Mapping[uuid.UUID, _Touched]) -> list[dict[str, Any]]:
     ]
 
 
-def _group_reason(
-    fresh: list[tuple[int, dict[str, Any], dict[str, Any]]], alert_ids: list[uuid.UUID]
-) -> str:
+def _group_reason(fresh: list[tuple[dict[str, Any], Prepared]], alert_ids: list[uuid.UUID]) -> str:
     wanted = alert_ids[0]
-    for _, row, _ in fresh:
+    for row, _ in fresh:
         if row["id"] == wanted:
             return str(row["grouping_reason"]["detail"])
     return ""
@@ -348,7 +276,6 @@ def _write_new(
     incidents: IncidentRepository,
     tenant_id: uuid.UUID,
     new: Mapping[uuid.UUID, _NewIncident],
-    actor: Actor,
     now: datetime,
 ) -> dict[uuid.UUID, str]:
     """Insert the incidents the batch opened; return their hashes."""
@@ -391,7 +318,7 @@ def _write_new(
                 tenant_id,
                 incident_id,
                 "incident.created",
-                actor,
+                slot.actor,
                 now,
                 changes={"alertCount": slot.count, "severity": max(1, slot.severity)},
                 reason=str(slot.reason.get("detail", "")),

@@ -9,10 +9,12 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import JSONResponse
 
 from muster import __version__
+from muster.alerts.combiner import IngestCombiner
 from muster.api import problems
 from muster.api.deps import Services, refuse_nul_in_url
 from muster.api.limits import BodyLimit
 from muster.api.routes import alerts, apikeys, grouping_rules, incidents, tenants, users
+from muster.auth.cache import PrincipalCache
 from muster.clock import Clock, SystemClock
 from muster.config import Settings
 from muster.db.engine import create_db_engine
@@ -32,9 +34,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     configure_logging(settings)
     db = create_db_engine(settings)
 
+    clock = clock or SystemClock()
+    combiner = IngestCombiner(db, clock)
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        combiner.close()
         db.dispose()
 
     app = FastAPI(
@@ -44,7 +50,13 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         lifespan=lifespan,
         dependencies=[Depends(refuse_nul_in_url)],
     )
-    app.state.services = Services(settings=settings, db=db, clock=clock or SystemClock())
+    app.state.services = Services(
+        settings=settings,
+        db=db,
+        clock=clock,
+        combiner=combiner,
+        auth_cache=PrincipalCache(settings.auth_cache_seconds),
+    )
     problems.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
 

@@ -16,8 +16,11 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from muster import jsontext
+from muster.alerts.combiner import IngestCombiner
+from muster.auth.cache import PrincipalCache
 from muster.auth.principal import Principal
 from muster.auth.service import authenticate, resolve_tenant
 from muster.clock import Clock
@@ -35,6 +38,8 @@ class Services:
     settings: Settings
     db: Database
     clock: Clock
+    combiner: IngestCombiner
+    auth_cache: PrincipalCache
 
 
 def services(request: Request) -> Services:
@@ -49,7 +54,7 @@ TenantHeader = Annotated[
 ]
 
 
-def principal(
+async def principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     x_muster_tenant: TenantHeader = None,
@@ -58,8 +63,17 @@ def principal(
     if credentials is None or not credentials.credentials.strip():
         raise Unauthenticated("send an API key: Authorization: Bearer <key>")
     svc = services(request)
-    with unit_of_work(svc.db, SystemContext()) as session:
-        return authenticate(session, credentials.credentials.strip(), x_muster_tenant)
+    token = credentials.credentials.strip()
+    found = svc.auth_cache.get(token, x_muster_tenant)
+    if found is None:
+        found = await run_in_threadpool(_authenticate, svc.db, token, x_muster_tenant)
+        svc.auth_cache.put(token, x_muster_tenant, found)
+    return found
+
+
+def _authenticate(db: Database, token: str, tenant: str | None) -> Principal:
+    with unit_of_work(db, SystemContext()) as session:
+        return authenticate(session, token, tenant)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,12 +128,14 @@ def _system_session(
         resolve_tenant(who, None, now, writing=False)
     with unit_of_work(svc.db, SystemContext(), write=True) as session:
         yield SystemCtx(who, session, now, svc.settings)
+    if request.method != "GET":  # keys or tenants may have changed: re-authenticate
+        svc.auth_cache.clear()
 
 
 SystemWrite = Annotated[SystemCtx, Depends(_system_session, scope="function")]
 
 
-def refuse_nul_in_url(request: Request) -> None:
+async def refuse_nul_in_url(request: Request) -> None:
     """Refuse NUL characters in the path or query string: no database can compare them."""
     for name, value in request.query_params.multi_items():
         if "\x00" in name or "\x00" in value:

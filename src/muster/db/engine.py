@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from muster.config import Settings
 from muster.db.types import dumps_json, loads_json
 
+SQLITE_POOL = 48  # covers the request thread pool (40) and the ingest writer
+
 
 class Database:
     """An engine, its session factory and, on SQLite, the in-process writer gate."""
@@ -54,8 +56,10 @@ def create_db_engine(settings: Settings) -> Database:
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
-            pool_size=settings.database_pool_size,
-            max_overflow=20,
+            # SQLite connections are cheap to keep: one per worker thread, never re-opened
+            # (a re-opened connection pays for its PRAGMAs again).
+            pool_size=max(settings.database_pool_size, SQLITE_POOL),
+            max_overflow=SQLITE_POOL,
             **common,
         )
         _install_sqlite_hooks(engine)

@@ -7,15 +7,20 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from muster.alerts import service
-from muster.alerts.ingest import ingest, parse_batch
+from muster.alerts.batch import parse_batch, prepare
 from muster.alerts.schemas import AlertDetail, AlertMove, AlertPage, AlertRead, IngestResult
-from muster.api.deps import ReadCtx, WriteCtx, json_body
+from muster.api.deps import ReadCtx, TenantHeader, WriteCtx, json_body, principal, services
+from muster.auth.principal import Principal
+from muster.auth.service import resolve_tenant
 from muster.incidents.service import move_alert
+from muster.models.enums import Role
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
+VALIDATE_INLINE = 20  # alerts; more are validated in a worker thread
 
 INGEST_EXAMPLE = {
     "ruleName": "Suspicious PowerShell download cradle",
@@ -60,10 +65,23 @@ INGEST_EXAMPLE = {
         }
     },
 )
-def post_alerts(ctx: WriteCtx, body: Annotated[Any, Depends(json_body)]) -> Response:
-    """Store alerts idempotently and group them; one transaction for the whole batch."""
-    payloads = parse_batch(body, ctx.settings.max_batch_alerts)
-    report = ingest(ctx.session, payloads, ctx.principal.actor, ctx.now)
+async def post_alerts(
+    request: Request,
+    who: Annotated[Principal, Depends(principal)],
+    body: Annotated[Any, Depends(json_body)],
+    x_muster_tenant: TenantHeader = None,
+) -> Response:
+    """Store alerts idempotently and group them; the request's alerts commit together."""
+    svc = services(request)
+    who.require(Role.ANALYST)
+    now = svc.clock.now()
+    tenant_id = resolve_tenant(who, x_muster_tenant, now, writing=True)
+    payloads = parse_batch(body, svc.settings.max_batch_alerts)
+    if len(payloads) <= VALIDATE_INLINE:
+        batch = prepare(payloads, who.actor, now)
+    else:  # a big batch is validated off the event loop
+        batch = await run_in_threadpool(prepare, payloads, who.actor, now)
+    report = await svc.combiner.submit(tenant_id, batch)
     result = {
         "items": [
             {

@@ -1,0 +1,129 @@
+"""Validate an ingest body before anything touches the database.
+
+`prepare` turns each alert object into the row that will be stored and the facts grouping
+decides on, or raises `InvalidInput` naming the field (`alerts[7].severity`). It is pure: the
+request does it before it queues the batch for storage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from muster import jsontext
+from muster.alerts.schemas import AlertIn
+from muster.db.types import JSONText
+from muster.errors import InvalidInput
+from muster.grouping.decision import KEY_FIELDS
+from muster.ids import new_id
+from muster.incidents.lifecycle import Actor
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """One validated alert: its row (API order kept), grouping facts and who sent it."""
+
+    row: Mapping[str, Any]
+    facts: Mapping[str, Any]
+    actor: Actor
+
+
+def parse_batch(payload: Any, max_batch: int) -> list[Mapping[str, Any]]:
+    """Return the alerts of a body: one alert object or `{"alerts": [...]}`."""
+    if isinstance(payload, dict) and set(payload) == {"alerts"}:
+        alerts = payload["alerts"]
+        if not isinstance(alerts, list):
+            raise InvalidInput.field("alerts", "must be a list of alert objects")
+        if not alerts:
+            raise InvalidInput.field("alerts", "must not be empty")
+        if len(alerts) > max_batch:
+            raise InvalidInput.field(
+                "alerts",
+                f"a batch holds at most {max_batch} alerts, got {len(alerts)}",
+                code="request.batch_too_large",
+            )
+        return alerts
+    if isinstance(payload, dict):
+        return [payload]
+    raise InvalidInput.field("body", 'must be an alert object or {"alerts": [...]}')
+
+
+def prepare(payloads: Sequence[Any], actor: Actor, now: datetime) -> list[Prepared]:
+    """Validate every alert of a batch; the first invalid one raises, naming its field."""
+    total = len(payloads)
+    return [
+        Prepared(*_prepare(index, payload, total, now), actor)
+        for index, payload in enumerate(payloads)
+    ]
+
+
+def _prepare(
+    index: int, payload: Any, total: int, now: datetime
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Validate one alert and return its row and its grouping facts."""
+    where = f"alerts[{index}]" if total > 1 else ""
+    if not isinstance(payload, dict):
+        raise InvalidInput.field(where or "body", "must be an alert object")
+    try:
+        alert = AlertIn.model_validate(payload)
+    except ValidationError as exc:
+        raise _invalid(exc, where) from None
+    try:
+        raw_text = jsontext.dumps(payload)
+    except jsontext.JSONTextError as exc:
+        name = _unstorable_field(payload)
+        raise InvalidInput.field(
+            f"{where}.{name}" if where else name, f"cannot be stored: {exc}"
+        ) from None
+    row = alert.model_dump(exclude={"created_at", "entities"})
+    at = alert.created_at or now
+    row.update(
+        id=new_id(),
+        created_at=at,
+        updated_at=now,
+        last_seen_at=now,
+        occurrences=1,
+        entities=[entity.model_dump(by_alias=True, exclude_none=True) for entity in alert.entities],
+        raw=JSONText(raw_text),
+        dedup_key=_dedup_key(alert, payload),
+        incident_id=None,
+        grouping_reason=None,
+    )
+    facts = {api: row[attr] for api, attr in KEY_FIELDS.items()}
+    facts["createdAt"] = at
+    return row, facts
+
+
+def _unstorable_field(payload: Mapping[str, Any]) -> str:
+    """The top-level field whose value cannot be stored as JSON (e.g. nested too deeply)."""
+    for name, value in payload.items():
+        try:
+            jsontext.dumps({name: value})  # at the depth it has inside the payload
+        except jsontext.JSONTextError:
+            return str(name)
+    return "raw"
+
+
+def _dedup_key(alert: AlertIn, payload: Mapping[str, Any]) -> str:
+    """Same source + externalId, or else the same content, is the same alert."""
+    if alert.external_id:
+        basis = f"id\x1f{alert.source}\x1f{alert.external_id}"
+    else:
+        canonical = jsontext.dumps(payload, sort_keys=True)
+        basis = "content\x1f" + canonical
+    return hashlib.sha256(basis.encode()).hexdigest()
+
+
+def _invalid(exc: ValidationError, where: str) -> InvalidInput:
+    errors = []
+    for err in exc.errors(include_url=False, include_input=False):
+        path = ".".join(str(part) for part in err["loc"])
+        field_name = f"{where}.{path}" if where else path
+        errors.append({"field": field_name, "message": err["msg"]})
+    first = errors[0]
+    return InvalidInput(f"{first['field']}: {first['message']}", errors=errors)
