@@ -248,7 +248,7 @@ def upgrade() -> None:
         "alerts",
         sa.Column("incident_id", sa.Uuid(), nullable=True),
         sa.Column("external_id", sa.String(length=512), nullable=True),
-        sa.Column("dedup_key", sa.String(length=64), nullable=False),
+        sa.Column("dedup_key", sa.String(length=32), nullable=False),
         sa.Column("rule_name", sa.Text(), nullable=False),
         sa.Column("description", sa.Text(), nullable=False),
         sa.Column("source", sa.String(length=200), nullable=False),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 import threading
 import time
 import uuid
@@ -43,7 +42,8 @@ def new_id() -> uuid.UUID:
 
 def new_incident_hash() -> str:
     """Return a random `XXXX-XXXX` code over the Crockford alphabet (40 bits)."""
-    chars = "".join(secrets.choice(HASH_ALPHABET) for _ in range(8))
+    bits = _random80() >> 40
+    chars = "".join(HASH_ALPHABET[(bits >> shift) & 31] for shift in range(35, -1, -5))
     return f"{chars[:4]}-{chars[4:]}"
 
 

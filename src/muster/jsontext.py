@@ -14,8 +14,9 @@ from typing import Any
 
 import orjson
 
-_LONG_NUMBER = re.compile(r"\d{19,}")
-_LONG_NUMBER_BYTES = re.compile(rb"\d{19,}")
+# A number literal of 19+ digits: after `:`, `[` or `,` (digits inside strings rarely follow).
+_LONG_NUMBER = re.compile(r"[:\[,]\s*-?\d{19,}")
+_LONG_NUMBER_BYTES = re.compile(rb"[:\[,]\s*-?\d{19,}")
 MAX_STORED_DEPTH = 254  # what orjson writes; the exact path keeps the same limit
 
 

@@ -13,14 +13,14 @@ import dataclasses
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from muster.alerts.batch import Prepared, prepare
 from muster.alerts.repository import AlertRepository, StoredAlert
 from muster.db.tenancy import tenant_id_of
-from muster.grouping.decision import AttachTo, Candidate, Keyed, applicable, decide
+from muster.grouping.decision import AttachTo, Candidate, Keyed, Rule, applicable, decide
 from muster.grouping.service import active_rules
 from muster.ids import new_id
 from muster.incidents.lifecycle import SYSTEM, Actor
@@ -67,24 +67,46 @@ class IngestReport:
 
 
 @dataclass(slots=True)
-class _NewIncident:
-    id: uuid.UUID
-    first: dict[str, Any]
-    keyed: Keyed | None
-    reason: dict[str, Any]
-    severity: int
-    actor: Actor
-    count: int = 0
-    last_alert_at: datetime | None = None
+class _Account:
+    """What a batch adds to one incident: alerts, highest severity, latest alert."""
 
-
-@dataclass(slots=True)
-class _Touched:
-    actor: Actor | None = None
     count: int = 0
     severity: int = 0
     last_alert_at: datetime | None = None
-    alert_ids: list[uuid.UUID] = field(default_factory=list)
+
+    def add(self, row: Mapping[str, Any], actor: Actor, reason: Mapping[str, Any]) -> None:
+        """Account one alert of the batch."""
+        self.count += 1
+        self.severity = max(self.severity, row["severity"])
+        at = row["created_at"]
+        self.last_alert_at = at if self.last_alert_at is None else max(self.last_alert_at, at)
+
+
+@dataclass(slots=True)
+class _NewIncident(_Account):
+    """An incident the batch opens, with the alert that opened it."""
+
+    id: uuid.UUID = dataclasses.field(default_factory=new_id)
+    first: dict[str, Any] = dataclasses.field(default_factory=dict)
+    keyed: Keyed | None = None
+    reason: dict[str, Any] = dataclasses.field(default_factory=dict)
+    opener: Actor = SYSTEM
+
+
+@dataclass(slots=True)
+class _Touched(_Account):
+    """An existing incident the batch adds alerts to."""
+
+    actor: Actor | None = None
+    reason: str = ""
+    alert_ids: list[uuid.UUID] = dataclasses.field(default_factory=list)
+
+    def add(self, row: Mapping[str, Any], actor: Actor, reason: Mapping[str, Any]) -> None:
+        """Account one alert, remembering the first sender and reason for the timeline."""
+        _Account.add(self, row, actor, reason)
+        if self.actor is None:
+            self.actor, self.reason = actor, str(reason.get("detail", ""))
+        self.alert_ids.append(row["id"])
 
 
 def ingest(session: Any, payloads: Sequence[Any], actor: Actor, now: datetime) -> IngestReport:
@@ -157,61 +179,78 @@ def _group(
     now: datetime,
 ) -> tuple[set[uuid.UUID], dict[uuid.UUID, str]]:
     """Decide each fresh alert's incident, write new and touched incidents in bulk, and return
-    how many incidents were opened and the incidentHash of every incident involved."""
+    the incidents opened and the incidentHash of every incident involved."""
     if not fresh:
         return set(), {}
     rules = active_rules(session)
-    keys: set[str] = set()
-    earliest = now
-    for _, p in fresh:
-        keys.update(k.key for k in applicable(p.facts, rules))
-        earliest = min(earliest, p.facts["createdAt"])
-    longest = max((rule.window for rule in rules), default=None)
-    pool: dict[str, list[Candidate]] = defaultdict(list)
-    extras: dict[uuid.UUID, tuple[int, str]] = {}
-    if longest is not None:
-        found, extras = incidents.grouping_candidates(keys, earliest - longest)
-        for cand in found:
-            pool[cand.grouping_key or ""].append(cand)
-
+    keyed = [applicable(p.facts, rules) for _, p in fresh]
+    pool, extras = _candidate_pool(incidents, rules, fresh, keyed, now)
     new: dict[uuid.UUID, _NewIncident] = {}
     touched: dict[uuid.UUID, _Touched] = defaultdict(_Touched)
-    for row, p in fresh:
-        facts = p.facts
-        keyed = applicable(facts, rules)
-        cands = [cand for k in keyed for cand in pool.get(k.key, ())]
-        decision = decide(facts, cands, rules, now)
+    for (row, p), applies in zip(fresh, keyed, strict=True):
+        cands = [cand for k in applies for cand in pool.get(k.key, ())]
+        decision = decide(p.facts, cands, rules, now, applies=applies)
         if isinstance(decision, AttachTo):
             target = decision.incident_id
         else:
             target = new_id()
             new[target] = _NewIncident(
-                target, row, decision.keyed, decision.reason, max(1, row["severity"]), p.actor
+                id=target,
+                first=row,
+                keyed=decision.keyed,
+                reason=decision.reason,
+                opener=p.actor,
             )
             if decision.keyed is not None:
                 pool[decision.keyed.key].append(
                     Candidate(
-                        target, 0, decision.keyed.key, "OPEN", True, 0, facts["createdAt"], now
+                        target, 0, decision.keyed.key, "OPEN", True, 0, p.facts["createdAt"], now
                     )
                 )
         row["incident_id"] = target
         row["grouping_reason"] = decision.reason
         _count(pool, target, decision)
-        slot = new.get(target)
-        if slot is not None:
-            slot.count += 1
-            slot.severity = max(slot.severity, row["severity"])
-            slot.last_alert_at = max(slot.last_alert_at or row["created_at"], row["created_at"])
-        else:
-            t = touched[target]
-            t.actor = t.actor or p.actor
-            t.count += 1
-            t.severity = max(t.severity, row["severity"])
-            t.last_alert_at = max(t.last_alert_at or row["created_at"], row["created_at"])
-            t.alert_ids.append(row["id"])
-
+        account = new.get(target) or touched[target]
+        account.add(row, p.actor, decision.reason)
     hashes = _write_new(incidents, tenant_id, new, now)
     hashes.update((incident_id, extra[1]) for incident_id, extra in extras.items())
+    _write_touched(session, incidents, tenant_id, touched, extras, now)
+    return set(new), hashes
+
+
+def _candidate_pool(
+    incidents: IncidentRepository,
+    rules: Sequence[Rule],
+    fresh: list[tuple[dict[str, Any], Prepared]],
+    keyed: list[list[Keyed]],
+    now: datetime,
+) -> tuple[dict[str, list[Candidate]], dict[uuid.UUID, tuple[int, str]]]:
+    """Every incident that could take an alert of the batch, by grouping key, in one query."""
+    pool: dict[str, list[Candidate]] = defaultdict(list)
+    if not rules:
+        return pool, {}
+    keys = {k.key for applies in keyed for k in applies}
+    earliest = min((p.facts["createdAt"] for _, p in fresh), default=now)
+    longest = max(rule.window for rule in rules)
+    fullest = max(rule.max_alerts for rule in rules)
+    found, extras = incidents.grouping_candidates(keys, earliest - longest, fullest)
+    # Keys with no open incident: fetch what blocked them (resolved, closed to grouping, full)
+    # so the reason can say so; `decide` refuses those candidates and names them.
+    blocked = keys - {cand.grouping_key for cand in found}
+    for cand in [*found, *incidents.grouping_blockers(blocked, earliest - longest)]:
+        pool[cand.grouping_key or ""].append(cand)
+    return pool, extras
+
+
+def _write_touched(
+    session: Any,
+    incidents: IncidentRepository,
+    tenant_id: uuid.UUID,
+    touched: Mapping[uuid.UUID, _Touched],
+    extras: Mapping[uuid.UUID, tuple[int, str]],
+    now: datetime,
+) -> None:
+    """Account grouped alerts on existing incidents and put it on their timelines."""
     severities = {incident_id: extra[0] for incident_id, extra in extras.items()}
     raised = incidents.absorb(touched_rows(touched), severities, now)
     events = [
@@ -222,7 +261,7 @@ def _group(
             t.actor or SYSTEM,
             now,
             changes={"alertIds": [str(a) for a in t.alert_ids], "count": t.count},
-            reason=_group_reason(fresh, t.alert_ids),
+            reason=t.reason,
         )
         for incident_id, t in touched.items()
     ] + [
@@ -238,7 +277,6 @@ def _group(
         for incident_id, before, after in raised
     ]
     write_events(session, events)
-    return set(new), hashes
 
 
 def _count(pool: dict[str, list[Candidate]], target: uuid.UUID, decision: Any) -> None:
@@ -262,14 +300,6 @@ def touched_rows(touched: Mapping[uuid.UUID, _Touched]) -> list[dict[str, Any]]:
         }
         for incident_id, t in touched.items()
     ]
-
-
-def _group_reason(fresh: list[tuple[dict[str, Any], Prepared]], alert_ids: list[uuid.UUID]) -> str:
-    wanted = alert_ids[0]
-    for row, _ in fresh:
-        if row["id"] == wanted:
-            return str(row["grouping_reason"]["detail"])
-    return ""
 
 
 def _write_new(
@@ -318,7 +348,7 @@ def _write_new(
                 tenant_id,
                 incident_id,
                 "incident.created",
-                slot.actor,
+                slot.opener,
                 now,
                 changes={"alertCount": slot.count, "severity": max(1, slot.severity)},
                 reason=str(slot.reason.get("detail", "")),

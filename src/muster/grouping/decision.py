@@ -115,10 +115,15 @@ def decide(
     candidates: Sequence[Candidate],
     rules: Sequence[Rule],
     now: datetime,
+    *,
+    applies: Sequence[Keyed] | None = None,
 ) -> Decision:
-    """Decide where `alert` (API field names; `createdAt` = event time) goes, and say why."""
+    """Decide where `alert` (API field names; `createdAt` = event time) goes, and say why.
+
+    `applies` may pass `applicable(alert, rules)` when the caller has computed it already.
+    """
     at: datetime = alert.get("createdAt") or now
-    keyed_rules = applicable(alert, rules)
+    keyed_rules = list(applies) if applies is not None else applicable(alert, rules)
     refusals: list[str] = []
     for keyed in keyed_rules:
         best: Candidate | None = None

@@ -24,7 +24,7 @@ class Alert(IdMixin, TenantScoped, TimestampMixin, Base):
         ForeignKey("incidents.id", ondelete="SET NULL"), default=None
     )
     external_id: Mapped[str | None] = mapped_column(String(512), default=None)
-    dedup_key: Mapped[str] = mapped_column(String(64))
+    dedup_key: Mapped[str] = mapped_column(String(32))
     rule_name: Mapped[str] = mapped_column(Text)
     description: Mapped[str] = mapped_column(Text, default="")
     source: Mapped[str] = mapped_column(String(200))
