@@ -170,7 +170,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("incidents", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_incidents_grouping", ["tenant_id", "grouping_key", "created_at"], unique=False
+            "ix_incidents_grouping", ["tenant_id", "grouping_key", "first_alert_at"], unique=False
         )
         batch_op.create_index(
             "ix_incidents_tenant_assignee_created",
