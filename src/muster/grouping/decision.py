@@ -11,6 +11,7 @@ with the same key join it). An alert to which no rule applies opens an incident 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 from collections.abc import Mapping, Sequence
@@ -96,7 +97,16 @@ Decision = AttachTo | OpenNew
 
 def grouping_key(rule: Rule, values: Mapping[str, Any]) -> str:
     """Return the stable digest of a rule and an alert's values for its key fields."""
-    parts = [rule.id, *(f"{name}={str(values[name]).casefold()}" for name in rule.key_fields)]
+    return _digest(rule.id, tuple(str(values[name]) for name in rule.key_fields), rule.key_fields)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _digest(rule_id: str, values: tuple[str, ...], names: tuple[str, ...]) -> str:
+    """Digest of a rule and key values (cached: a busy host repeats the same key all day)."""
+    parts = [
+        rule_id,
+        *(f"{name}={value.casefold()}" for name, value in zip(names, values, strict=True)),
+    ]
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
@@ -105,7 +115,7 @@ def applicable(alert: Mapping[str, Any], rules: Sequence[Rule]) -> list[Keyed]:
     keyed: list[Keyed] = []
     for rule in rules:
         values = {name: alert.get(name) for name in rule.key_fields}
-        if all(value not in (None, "") for value in values.values()):
+        if all(value is not None and value != "" for value in values.values()):
             keyed.append(Keyed(rule, grouping_key(rule, values), values))
     return keyed
 
