@@ -6,9 +6,7 @@ server answers, unless MUSTER_REQUIRE_POSTGRES=1).
 
 from __future__ import annotations
 
-import os
 import re
-import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,23 +18,13 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
+from tests.conftest import PG_SERVER, REQUIRE_PG, _pg_reachable
 
 import muster.models  # noqa: F401  (registers every table)
 from muster.config import Settings
 from muster.db.base import Base
 from muster.db.engine import create_db_engine
 from muster.db.migrate import alembic_config
-
-PG_SERVER = os.environ.get("MUSTER_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-REQUIRE_PG = os.environ.get("MUSTER_REQUIRE_POSTGRES") == "1"
-
-
-def _pg_reachable() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -55,6 +55,10 @@ EDITABLE = frozenset(
     }
 )
 
+# Set only by `transition` itself, never by a request.
+DERIVED = frozenset({"assignee_name", "responded_at", "resolved_at"})
+STATE_FIELDS = EDITABLE | DERIVED
+
 ActorKind = Literal["user", "apikey", "soar", "system"]
 
 

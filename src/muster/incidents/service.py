@@ -17,31 +17,13 @@ from muster.db.tenancy import tenant_id_of
 from muster.errors import InvalidInput, InvalidTransition, NotFound, StaleVersion
 from muster.ids import normalise_incident_hash
 from muster.incidents import lifecycle
-from muster.incidents.lifecycle import Actor, Outcome
+from muster.incidents.lifecycle import STATE_FIELDS, Actor, Outcome
 from muster.incidents.repository import IncidentRepository
 from muster.incidents.schemas import IncidentCreate, IncidentUpdate
 from muster.incidents.timeline import record, serialisable_changes
 from muster.models import Alert, Comment, Incident
 from muster.models.enums import IncidentStatus, Resolution
 from muster.tenants.users import members
-
-STATE_FIELDS = (
-    "description",
-    "details",
-    "severity",
-    "assignee",
-    "assignee_name",
-    "status",
-    "resolution",
-    "resolution_comment",
-    "mitre_tactic",
-    "mitre_technique",
-    "grouping_allowed",
-    "exclude_from_sla",
-    "tags",
-    "responded_at",
-    "resolved_at",
-)
 
 
 def get_incident(session: Session, incident_id: uuid.UUID) -> Incident:
