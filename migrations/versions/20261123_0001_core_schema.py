@@ -186,6 +186,9 @@ def upgrade() -> None:
             unique=False,
         )
         batch_op.create_index(
+            "ix_incidents_tenant_severity_id", ["tenant_id", "severity", "id"], unique=False
+        )
+        batch_op.create_index(
             "ix_incidents_tenant_status_created",
             ["tenant_id", "status", "created_at", "id"],
             unique=False,
@@ -359,6 +362,7 @@ def downgrade() -> None:
     with op.batch_alter_table("incidents", schema=None) as batch_op:
         batch_op.drop_index("uq_incidents_hash")
         batch_op.drop_index("ix_incidents_tenant_updated")
+        batch_op.drop_index("ix_incidents_tenant_severity_id")
         batch_op.drop_index("ix_incidents_tenant_status_created")
         batch_op.drop_index("ix_incidents_tenant_severity_created")
         batch_op.drop_index("ix_incidents_tenant_created")

@@ -448,7 +448,9 @@ class TestGroupingRules:
             ({"position": -1}, "position"),
             ({"name": ""}, "name"),
             ({"colour": "red"}, "colour"),
-            ({"filter": "severity > 2"}, "filter"),
+            ({"filter": "severity >"}, "filter"),
+            ({"filter": "sevrity > 2"}, "filter"),
+            ({"filter": 'severity = "high"'}, "filter"),
         ],
     )
     def test_validation(

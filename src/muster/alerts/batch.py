@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -22,15 +22,25 @@ from muster.errors import InvalidInput
 from muster.grouping.decision import KEY_FIELDS
 from muster.ids import new_id
 from muster.incidents.lifecycle import Actor
+from muster.query.fields import ALERT_FIELDS
 
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """One validated alert: its row (API order kept), grouping facts and who sent it."""
+    """One validated alert: its row (API order kept), grouping facts, who sent it, the payload."""
 
     row: Mapping[str, Any]
     facts: Mapping[str, Any]
     actor: Actor
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+    def view(self) -> dict[str, Any]:
+        """The alert as filters see it: every catalogue field by API name, `raw`, `entities`."""
+        row = self.row
+        view = {api: row.get(spec.attr) for api, spec in ALERT_FIELDS.items()}
+        view["entities"] = row.get("entities") or []
+        view["raw"] = self.payload
+        return view
 
 
 def parse_batch(payload: Any, max_batch: int) -> list[Mapping[str, Any]]:
@@ -57,7 +67,7 @@ def prepare(payloads: Sequence[Any], actor: Actor, now: datetime) -> list[Prepar
     """Validate every alert of a batch; the first invalid one raises, naming its field."""
     total = len(payloads)
     return [
-        Prepared(*_prepare(index, payload, total, now), actor)
+        Prepared(*_prepare(index, payload, total, now), actor, payload)
         for index, payload in enumerate(payloads)
     ]
 
@@ -80,7 +90,8 @@ def _prepare(
         raise InvalidInput.field(
             f"{where}.{name}" if where else name, f"cannot be stored: {exc}"
         ) from None
-    row = alert.model_dump(exclude={"created_at", "entities"})
+    row = dict(alert.__dict__)  # the validated fields; model_dump would copy them again
+    del row["created_at"], row["entities"]
     at = alert.created_at or now
     row.update(
         id=new_id(),

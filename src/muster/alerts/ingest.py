@@ -183,7 +183,10 @@ def _group(
     if not fresh:
         return set(), {}
     rules = active_rules(session)
-    keyed = [applicable(p.facts, rules) for _, p in fresh]
+    if any(rule.predicate is not None for rule in rules):  # filters see the whole alert
+        keyed = [applicable(p.view(), rules) for _, p in fresh]
+    else:
+        keyed = [applicable(p.facts, rules) for _, p in fresh]
     pool, extras = _candidate_pool(incidents, rules, fresh, keyed, now)
     new: dict[uuid.UUID, _NewIncident] = {}
     touched: dict[uuid.UUID, _Touched] = defaultdict(_Touched)

@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session, undefer
 from muster.errors import NotFound
 from muster.models import Alert
 from muster.pagination import SortKey, apply_keyset, page
+from muster.query import Subject, parse
+from muster.query.sql import to_sql
 
 NEWEST_FIRST = SortKey("-createdAt", Alert.created_at, descending=True)
 
@@ -25,6 +27,7 @@ class AlertFilter:
     username: str | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
+    filter: str | None = None  # a filter expression (docs/query-language.md)
 
 
 def list_alerts(
@@ -40,6 +43,9 @@ def list_alerts(
         stmt = stmt.where(Alert.created_at >= flt.created_after)
     if flt.created_before:
         stmt = stmt.where(Alert.created_at < flt.created_before)
+    if flt.filter is not None:
+        tree = parse(flt.filter)
+        stmt = stmt.where(to_sql(tree, Subject.ALERT, session.get_bind().dialect.name))
     stmt = apply_keyset(stmt, NEWEST_FIRST, Alert.id, cursor, limit)
     return page(list(session.scalars(stmt)), NEWEST_FIRST, limit)
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from muster.config import Settings
 from muster.db.types import dumps_json, loads_json
+from muster.query.functions import register as register_sql_functions
 
 SQLITE_POOL = 48  # covers the request thread pool (40) and the ingest writer
 
@@ -75,7 +76,7 @@ def create_db_engine(settings: Settings) -> Database:
 
 
 def _install_sqlite_hooks(engine: Engine) -> None:
-    """WAL, foreign keys, and explicit BEGIN so write transactions can start IMMEDIATE."""
+    """WAL, foreign keys, the filter functions (REGEXP, muster_incidr) and explicit BEGIN."""
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -88,6 +89,7 @@ def _install_sqlite_hooks(engine: Engine) -> None:
         cursor.execute("PRAGMA cache_size=-65536")
         cursor.execute("PRAGMA temp_store=MEMORY")
         cursor.close()
+        register_sql_functions(dbapi_connection)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:

@@ -1,7 +1,8 @@
 """Which incident does an alert join? A pure decision over plain data and an explicit `now`.
 
-A tenant's rules are tried in order. A rule *applies* to an alert when every one of its key
-fields has a value on the alert; its grouping key is a digest of the rule and those values.
+A tenant's rules are tried in order. A rule *applies* to an alert when its filter (if any)
+matches the alert and every one of its key fields has a value on the alert; its grouping key
+is a digest of the rule and those values.
 The alert joins the newest candidate incident under the first applicable rule whose key
 matches and which is not RESOLVED, still allows grouping, is under the rule's maximum number of
 alerts, and whose first alert lies within the rule's window of this alert. If no rule finds
@@ -14,7 +15,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -50,6 +51,8 @@ class Rule:
     key_fields: tuple[str, ...]
     window: timedelta
     max_alerts: int
+    # the compiled filter (muster.query): the rule applies only to alerts it accepts
+    predicate: Callable[[Mapping[str, Any]], bool] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,9 +114,12 @@ def _digest(rule_id: str, values: tuple[str, ...], names: tuple[str, ...]) -> st
 
 
 def applicable(alert: Mapping[str, Any], rules: Sequence[Rule]) -> list[Keyed]:
-    """Return, in rule order, every rule whose key fields all have a value on `alert`."""
+    """Return, in rule order, every rule whose filter accepts `alert` and whose key fields all
+    have a value on it (`alert` must then carry the filter's fields: `Prepared.view`)."""
     keyed: list[Keyed] = []
     for rule in rules:
+        if rule.predicate is not None and not rule.predicate(alert):
+            continue
         values = {name: alert.get(name) for name in rule.key_fields}
         if all(value is not None and value != "" for value in values.values()):
             keyed.append(Keyed(rule, grouping_key(rule, values), values))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime, timedelta
 
@@ -14,10 +15,19 @@ from muster.grouping.decision import Rule
 from muster.grouping.defaults import DEFAULT_RULES
 from muster.grouping.schemas import GroupingRuleCreate, GroupingRuleUpdate
 from muster.models import GroupingRule
+from muster.query import Predicate, Subject, compile_predicate, parse, parse_cached
+from muster.query.tree import uses_now
 
 RULES: Table = GroupingRule.__table__  # type: ignore[assignment]
 _ACTIVE_RULES = (
-    select(RULES.c.id, RULES.c.name, RULES.c.key_fields, RULES.c.window_seconds, RULES.c.max_alerts)
+    select(
+        RULES.c.id,
+        RULES.c.name,
+        RULES.c.key_fields,
+        RULES.c.window_seconds,
+        RULES.c.max_alerts,
+        RULES.c.filter,
+    )
     .where(RULES.c.tenant_id == bindparam("tenant_id"), RULES.c.enabled.is_(True))
     .order_by(RULES.c.position, RULES.c.created_at)
 )
@@ -50,6 +60,7 @@ def active_rules(session: Session) -> list[Rule]:
             tuple(r.key_fields),
             timedelta(seconds=r.window_seconds),
             r.max_alerts,
+            rule_predicate(r.filter),
         )
         for r in rows
     ]
@@ -137,9 +148,22 @@ def _make_room(session: Session, position: int, moving: uuid.UUID | None) -> Non
 
 
 def _check_filter(expression: str | None) -> None:
+    """Parse and type-check a rule filter over alerts, or raise a `query.*` 400."""
     if expression:
-        raise InvalidInput.field(
-            "filter",
-            "grouping filters need the filter language, which is not available yet",
-            code="grouping_rule.filter_unsupported",
-        )
+        compile_predicate(parse(expression), Subject.ALERT)
+
+
+def rule_predicate(expression: str | None) -> Predicate | None:
+    """The compiled filter of a rule (cached per text unless it uses relative times)."""
+    if not expression:
+        return None
+    cached = _cached_predicate(expression)
+    if cached is not None:
+        return cached
+    return compile_predicate(parse_cached(expression), Subject.ALERT)
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_predicate(expression: str) -> Predicate | None:
+    tree = parse_cached(expression)
+    return None if uses_now(tree) else compile_predicate(tree, Subject.ALERT)

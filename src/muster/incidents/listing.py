@@ -15,6 +15,8 @@ from muster.ids import normalise_incident_hash
 from muster.models import Incident
 from muster.models.enums import SOAR_ASSIGNEE
 from muster.pagination import SortKey, apply_keyset, page
+from muster.query import Subject, parse
+from muster.query.sql import to_sql
 
 SORTS = {
     "createdAt": Incident.created_at,
@@ -36,6 +38,7 @@ class IncidentFilter:
     created_after: datetime | None = None
     created_before: datetime | None = None
     q: str | None = None
+    filter: str | None = None  # a filter expression (docs/query-language.md)
 
 
 def sort_key(sort: str) -> SortKey:
@@ -89,6 +92,9 @@ def _conditions(session: Session, flt: IncidentFilter) -> list[ColumnElement[boo
         out.append(_has_tag(session, flt.tag))
     if flt.q:
         out.append(_matches_text(flt.q))
+    if flt.filter is not None:
+        dialect = session.get_bind().dialect.name
+        out.append(to_sql(parse(flt.filter), Subject.INCIDENT, dialect))
     return out
 
 

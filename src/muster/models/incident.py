@@ -20,6 +20,7 @@ class Incident(IdMixin, TenantScoped, TimestampMixin, Base):
         Index("ix_incidents_tenant_created", "tenant_id", "created_at", "id"),
         Index("ix_incidents_tenant_status_created", "tenant_id", "status", "created_at", "id"),
         Index("ix_incidents_tenant_severity_created", "tenant_id", "severity", "created_at", "id"),
+        Index("ix_incidents_tenant_severity_id", "tenant_id", "severity", "id"),  # sort=severity
         Index("ix_incidents_tenant_assignee_created", "tenant_id", "assignee", "created_at", "id"),
         Index("ix_incidents_tenant_updated", "tenant_id", "updated_at", "id"),
         Index("ix_incidents_grouping", "tenant_id", "grouping_key", "first_alert_at"),

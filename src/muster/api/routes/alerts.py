@@ -18,9 +18,11 @@ from muster.auth.principal import Principal
 from muster.auth.service import resolve_tenant
 from muster.incidents.service import move_alert
 from muster.models.enums import Role
+from muster.query import MAX_LENGTH
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 VALIDATE_INLINE = 20  # alerts; more are validated in a worker thread
+FILTER_HELP = f"filter expression (docs/query-language.md), at most {MAX_LENGTH} characters"
 
 INGEST_EXAMPLE = {
     "ruleName": "Suspicious PowerShell download cradle",
@@ -110,11 +112,12 @@ def list_alerts(
     username: str | None = None,
     created_after: Annotated[datetime | None, Query(alias="createdAfter")] = None,
     created_before: Annotated[datetime | None, Query(alias="createdBefore")] = None,
+    filter_: Annotated[str | None, Query(alias="filter", description=FILTER_HELP)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
 ) -> AlertPage:
     flt = service.AlertFilter(
-        incident_id, source, severity, hostname, username, created_after, created_before
+        incident_id, source, severity, hostname, username, created_after, created_before, filter_
     )
     items, next_cursor = service.list_alerts(ctx.session, flt, limit, cursor)
     return AlertPage(items=[AlertRead.model_validate(a) for a in items], next_cursor=next_cursor)

@@ -27,6 +27,7 @@ from muster.incidents.schemas import (
 from muster.incidents.timeline import timeline
 from muster.models import Incident, Tenant
 from muster.models.enums import IncidentStatus
+from muster.query import MAX_LENGTH
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
 
@@ -70,6 +71,13 @@ def list_(
             description="createdAt, updatedAt, severity, number; descending unless prefixed with +"
         ),
     ] = "-createdAt",
+    filter_: Annotated[
+        str | None,
+        Query(
+            alias="filter",
+            description=f"filter expression (docs/query-language.md), at most {MAX_LENGTH} chars",
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
 ) -> IncidentPage:
@@ -82,6 +90,7 @@ def list_(
         created_after,
         created_before,
         q,
+        filter_,
     )
     items, next_cursor = list_incidents(ctx.session, flt, sort, limit, cursor)
     return IncidentPage(
