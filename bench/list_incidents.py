@@ -269,7 +269,7 @@ def main() -> int:
     parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
     args = parser.parse_args()
     count, others, requests, seconds = (
-        (50_000, 10_000, 150, 2) if args.quick else (1_000_000, 50_000, 2_000, 6)
+        (50_000, 10_000, 150, 2) if args.quick else (1_000_000, 50_000, 1_500, 5)
     )
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     results: dict[str, Any] = {}

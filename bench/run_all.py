@@ -118,10 +118,13 @@ def main() -> int:
     parser.add_argument(
         "--only", choices=SCRIPTS, action="append", help="run only this benchmark (repeatable)"
     )
+    parser.add_argument(
+        "--summary-only", action="store_true", help="only summarise the existing result files"
+    )
     args = parser.parse_args()
     timings: dict[str, float] = {}
     failed = []
-    for name in args.only or SCRIPTS:
+    for name in [] if args.summary_only else args.only or SCRIPTS:
         log(f"=== {name}{' --quick' if args.quick else ''}")
         start = time.monotonic()
         cmd = [sys.executable, str(BENCH / f"{name}.py")] + (["--quick"] if args.quick else [])
@@ -135,9 +138,12 @@ def main() -> int:
         f"machine: {machine_info()['cpu']}, {machine_info()['cores']} cores)"
     )
     print(table(["figure", "target", "measured", "ceiling (same run)", "ratio", "verdict"], rows))
+    summary_path = RESULTS / f"summary{'-quick' if args.quick else ''}.json"
+    if args.summary_only and summary_path.exists():  # keep the last full run's timings
+        timings = json.loads(summary_path.read_text()).get("seconds", {})
     print(f"\nwall time per script (s): {timings}, total {sum(timings.values()):.0f} s")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"summary{'-quick' if args.quick else ''}.json").write_text(
+    summary_path.write_text(
         json.dumps(
             {
                 "machine": machine_info(),
