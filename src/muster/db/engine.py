@@ -70,6 +70,10 @@ def create_db_engine(settings: Settings) -> Database:
             pool_size=settings.database_pool_size,
             max_overflow=20,
             pool_pre_ping=True,
+            # No server-side prepared statements: after five runs psycopg would prepare the
+            # ingest lookups, and PostgreSQL then reuses a generic plan made when the tenant had
+            # few alerts (a scan of all its alerts per batch; see docs/performance.md).
+            connect_args={"prepare_threshold": None},
             **common,
         )
     return Database(engine)
