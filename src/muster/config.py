@@ -25,7 +25,6 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     max_batch_alerts: int = Field(default=10_000, ge=1)
-    max_page_size: int = Field(default=500, ge=1)
     auth_cache_seconds: float = Field(
         default=5.0, ge=0, description="how long an authenticated key is trusted without a lookup"
     )

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from muster.auth.passwords import hash_password
 from muster.db.tenancy import tenant_id_of
-from muster.errors import Conflict, Forbidden, InvalidInput, NotFound
+from muster.errors import Conflict, Forbidden, NotFound
 from muster.models import Membership, User
 from muster.models.enums import TENANT_ROLES, Role
 from muster.tenants.schemas import UserCreate, UserRead, UserUpdate
@@ -134,9 +134,3 @@ def _read(user: User, role: str | None) -> UserRead:
     elif role:
         data.role = Role(role)
     return data
-
-
-def require_known_role(role: Role) -> None:
-    """Refuse roles that do not exist for tenant members."""
-    if role not in (*TENANT_ROLES, Role.GLOBAL_ADMIN):
-        raise InvalidInput.field("role", f"unknown role {role!r}")
