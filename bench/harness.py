@@ -90,6 +90,19 @@ def pg_available() -> bool:
         return False
 
 
+def per_backend(choice: str, bench: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+    """Run `bench(kind)` per backend (`sqlite`, `postgresql`, `both`); skip an absent PostgreSQL."""
+    kinds = ["sqlite", "postgresql"] if choice == "both" else [choice]
+    results: dict[str, Any] = {}
+    for kind in kinds:
+        if kind == "postgresql" and not pg_available():
+            log("PostgreSQL is not reachable at 127.0.0.1:5432: SKIPPING PostgreSQL")
+            results[kind] = {"skipped": "PostgreSQL not reachable"}
+            continue
+        results[kind] = bench(kind)
+    return results
+
+
 def pg_admin(sql: str) -> None:
     """Run one statement in autocommit on the admin database."""
     import psycopg

@@ -29,8 +29,8 @@ from harness import (
     fresh_database,
     log,
     median,
+    per_backend,
     percentile,
-    pg_available,
     spread,
     table,
     workdir,
@@ -139,15 +139,12 @@ def main() -> int:
     parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
     args = parser.parse_args()
     runs, batches, warmup = (3, 6, 2) if args.quick else (4, 25, 4)
-    kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
-    results: dict[str, Any] = {}
-    for kind in kinds:
-        if kind == "postgresql" and not pg_available():
-            log("PostgreSQL is not reachable at 127.0.0.1:5432: SKIPPING PostgreSQL")
-            results[kind] = {"skipped": "PostgreSQL not reachable"}
-            continue
+
+    def one(kind: str) -> dict[str, Any]:
         log(f"{kind}: {runs} runs x {batches} batches x {BATCH} alerts")
-        results[kind] = bench_one(kind, runs, batches, warmup)
+        return bench_one(kind, runs, batches, warmup)
+
+    results = per_backend(args.db, one)
     rows = []
     for kind, r in results.items():
         if "skipped" in r:

@@ -37,7 +37,7 @@ from harness import (
     fresh_database,
     log,
     median,
-    pg_available,
+    per_backend,
     table,
     workdir,
     write_results,
@@ -381,14 +381,7 @@ def main() -> int:
     args = parser.parse_args()
     sizes = [10_000, 50_000] if args.quick else [10_000, 100_000, 1_000_000]
     batches, warmup = (5, 2) if args.quick else (10, 3)
-    kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
-    results: dict[str, Any] = {}
-    for kind in kinds:
-        if kind == "postgresql" and not pg_available():
-            log("PostgreSQL is not reachable at 127.0.0.1:5432: SKIPPING PostgreSQL")
-            results[kind] = {"skipped": "PostgreSQL not reachable"}
-            continue
-        results[kind] = bench_one(kind, sizes, batches, warmup)
+    results = per_backend(args.db, lambda kind: bench_one(kind, sizes, batches, warmup))
     for kind, points in results.items():
         if isinstance(points, dict):
             continue

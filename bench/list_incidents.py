@@ -36,8 +36,8 @@ from harness import (
     fmt,
     fresh_database,
     log,
+    per_backend,
     percentile,
-    pg_available,
     run_wrk,
     spread,
     table,
@@ -271,14 +271,7 @@ def main() -> int:
     count, others, requests, seconds = (
         (50_000, 10_000, 150, 2) if args.quick else (1_000_000, 50_000, 1_500, 5)
     )
-    kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
-    results: dict[str, Any] = {}
-    for kind in kinds:
-        if kind == "postgresql" and not pg_available():
-            log("PostgreSQL is not reachable at 127.0.0.1:5432: SKIPPING PostgreSQL")
-            results[kind] = {"skipped": "PostgreSQL not reachable"}
-            continue
-        results[kind] = bench_one(kind, count, others, requests, seconds)
+    results = per_backend(args.db, lambda kind: bench_one(kind, count, others, requests, seconds))
     rows = []
     for kind, r in results.items():
         if "skipped" in r:
