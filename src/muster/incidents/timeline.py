@@ -7,12 +7,14 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from pydantic.alias_generators import to_camel
 from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from muster.db.tenancy import tenant_id_of
 from muster.ids import new_id
 from muster.incidents.lifecycle import Actor
+from muster.incidents.schemas import IncidentListItem
 from muster.models import AuditEvent
 
 AUDIT: Table = AuditEvent.__table__  # type: ignore[assignment]
@@ -80,15 +82,12 @@ def record(
 
 
 def serialisable_changes(changes: Mapping[str, tuple[Any, Any]]) -> dict[str, list[Any]]:
-    """`field -> [before, after]` with camelCase names, as the timeline shows them."""
-    from pydantic.alias_generators import to_camel
-
-    from muster.incidents.schemas import EXCLUDE_FROM_SLA
-
-    def api_name(name: str) -> str:
-        return EXCLUDE_FROM_SLA if name == "exclude_from_sla" else to_camel(name)
-
-    return {api_name(name): [before, after] for name, (before, after) in changes.items()}
+    """`field -> [before, after]` under the names the incident API uses (`excludeFromSLA`…)."""
+    fields = IncidentListItem.model_fields
+    return {
+        (fields[name].alias if name in fields else None) or to_camel(name): [before, after]
+        for name, (before, after) in changes.items()
+    }
 
 
 def timeline(session: Session, incident_id: uuid.UUID) -> list[AuditEvent]:
