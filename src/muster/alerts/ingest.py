@@ -121,7 +121,8 @@ def store(session: Any, batch: Sequence[Prepared], now: datetime) -> IngestRepor
     """
     tenant_id = tenant_id_of(session)
     alerts = AlertRepository(session)
-    IncidentRepository(session).lock_for_ingest(tenant_id)
+    incidents = IncidentRepository(session)
+    incidents.lock_for_ingest(tenant_id)
     stored = alerts.find_by_dedup({p.row["dedup_key"] for p in batch})
 
     fresh: list[tuple[dict[str, Any], Prepared]] = []
@@ -145,7 +146,7 @@ def store(session: Any, batch: Sequence[Prepared], now: datetime) -> IngestRepor
             fresh.append((row, p))
             sources.append(row)
 
-    opened, hashes = _group(session, tenant_id, fresh, IncidentRepository(session), now)
+    opened, hashes = _group(session, tenant_id, fresh, incidents, now)
     alerts.insert([row for row, _ in fresh])
     alerts.bump_occurrences(repeats, now)
     return IngestReport(
