@@ -237,12 +237,8 @@ def _candidate_pool(
     earliest = min((p.facts["createdAt"] for _, p in fresh), default=now)
     longest = max(rule.window for rule in rules)
     fullest = max(rule.max_alerts for rule in rules)
-    found, extras = incidents.grouping_candidates(keys, earliest - longest, fullest)
-    # Keys with no open incident: fetch what blocked them (resolved, closed to grouping, full)
-    # so the reason can say so; `decide` refuses those candidates and names them.
-    blocked = keys - {cand.grouping_key for cand in found}
-    for cand in [*found, *incidents.grouping_blockers(blocked, earliest - longest)]:
-        pool[cand.grouping_key or ""].append(cand)
+    found, extras = incidents.grouping_pool(keys, earliest - longest, fullest)
+    pool.update(found)
     return pool, extras
 
 

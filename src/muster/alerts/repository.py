@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import String, Table, any_, bindparam, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
+from muster.db.bulk import insert_rows
 from muster.db.tenancy import tenant_id_of
 from muster.models import Alert, Incident
 
@@ -23,21 +25,29 @@ ALERTS: Table = Alert.__table__  # type: ignore[assignment]
 INCIDENTS: Table = Incident.__table__  # type: ignore[assignment]
 
 # Built once: the ingest path executes these for every batch.
-_BY_DEDUP = (
-    select(
-        ALERTS.c.dedup_key,
-        ALERTS.c.id,
-        ALERTS.c.incident_id,
-        INCIDENTS.c.incident_hash,
-        ALERTS.c.grouping_reason,
-    )
-    .select_from(ALERTS.outerjoin(INCIDENTS, INCIDENTS.c.id == ALERTS.c.incident_id))
+_BY_DEDUP_FROM = ALERTS.outerjoin(INCIDENTS, INCIDENTS.c.id == ALERTS.c.incident_id)
+_BY_DEDUP_COLUMNS = (
+    ALERTS.c.dedup_key,
+    ALERTS.c.id,
+    ALERTS.c.incident_id,
+    INCIDENTS.c.incident_hash,
+    ALERTS.c.grouping_reason,
+)
+# A thousand keys per batch: one array parameter on PostgreSQL, an expanded IN on SQLite.
+_BY_DEDUP = {
+    "postgresql": select(*_BY_DEDUP_COLUMNS)
+    .select_from(_BY_DEDUP_FROM)
+    .where(
+        ALERTS.c.tenant_id == bindparam("tenant_id"),
+        ALERTS.c.dedup_key == any_(bindparam("keys", type_=postgresql.ARRAY(String))),
+    ),
+    "sqlite": select(*_BY_DEDUP_COLUMNS)
+    .select_from(_BY_DEDUP_FROM)
     .where(
         ALERTS.c.tenant_id == bindparam("tenant_id"),
         ALERTS.c.dedup_key.in_(bindparam("keys", expanding=True)),
-    )
-)
-_INSERT = insert(ALERTS)
+    ),
+}
 _BUMP = (
     update(ALERTS)
     .where(ALERTS.c.id == bindparam("b_id"), ALERTS.c.tenant_id == bindparam("b_tenant"))
@@ -70,8 +80,9 @@ class AlertRepository:
         """dedup key -> stored alert (with its incident's hash), for the keys already present."""
         if not keys:
             return {}
-        rows = self.session.connection().execute(
-            _BY_DEDUP, {"tenant_id": self.tenant_id, "keys": list(keys)}
+        connection = self.session.connection()
+        rows = connection.execute(
+            _BY_DEDUP[connection.dialect.name], {"tenant_id": self.tenant_id, "keys": list(keys)}
         )
         return {
             row.dedup_key: StoredAlert(
@@ -86,7 +97,7 @@ class AlertRepository:
             return
         for row in rows:
             row["tenant_id"] = self.tenant_id
-        self.session.connection().execute(_INSERT, rows)
+        insert_rows(self.session.connection(), ALERTS, rows)
 
     def bump_occurrences(self, repeats: Mapping[uuid.UUID, int], now: datetime) -> None:
         """Count repeats of stored alerts and move their `lastSeenAt`."""

@@ -8,14 +8,30 @@ connection that bind `tenant_id` explicitly (they bypass the ORM tenancy hooks, 
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, case, insert, select, update
+from sqlalchemy import (
+    Integer,
+    String,
+    Table,
+    Uuid,
+    any_,
+    bindparam,
+    case,
+    column,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
+from muster.db.bulk import insert_rows
 from muster.db.tenancy import tenant_id_of
+from muster.db.types import UTCDateTime
 from muster.grouping.decision import Candidate
 from muster.ids import new_incident_hash
 from muster.models import Incident, Tenant
@@ -39,7 +55,7 @@ _LOCK_TENANT = (
 _TAKEN_HASHES = select(_c.incident_hash).where(
     _c.incident_hash.in_(bindparam("hashes", expanding=True))
 )
-_UNDER_KEYS = select(
+_POOL_COLUMNS = (
     _c.id,
     _c.number,
     _c.grouping_key,
@@ -50,18 +66,23 @@ _UNDER_KEYS = select(
     _c.created_at,
     _c.severity,
     _c.incident_hash,
-).where(
-    _c.tenant_id == bindparam("tenant_id"),
-    _c.grouping_key.in_(bindparam("keys", expanding=True)),
-    _c.first_alert_at >= bindparam("since"),
 )
-_CANDIDATES = _UNDER_KEYS.where(
-    _c.status != IncidentStatus.RESOLVED.value,
-    _c.grouping_allowed.is_(True),
-    _c.alert_count < bindparam("fullest"),
-)
-_INSERT = insert(INCIDENTS)
-_ABSORB = (
+# Thousands of keys per batch: one array parameter on PostgreSQL, an expanded IN on SQLite.
+_UNDER_KEYS = {
+    "postgresql": select(*_POOL_COLUMNS).where(
+        _c.tenant_id == bindparam("tenant_id"),
+        _c.grouping_key == any_(bindparam("keys", type_=postgresql.ARRAY(String))),
+        _c.first_alert_at >= bindparam("since"),
+    ),
+    "sqlite": select(*_POOL_COLUMNS).where(
+        _c.tenant_id == bindparam("tenant_id"),
+        _c.grouping_key.in_(bindparam("keys", expanding=True)),
+        _c.first_alert_at >= bindparam("since"),
+    ),
+}
+# Hundreds of touched incidents per batch. SQLite runs one cheap UPDATE per incident; on
+# PostgreSQL one UPDATE joins them all as arrays (a statement per row costs a round of work).
+_ABSORB_ROW = (
     update(INCIDENTS)
     .where(_c.id == bindparam("b_id"), _c.tenant_id == bindparam("b_tenant"))
     .values(
@@ -71,6 +92,32 @@ _ABSORB = (
             (_c.last_alert_at < bindparam("b_last"), bindparam("b_last")),
             else_=_c.last_alert_at,
         ),
+        updated_at=bindparam("b_now"),
+        version=_c.version + 1,
+    )
+)
+_absorbed = (
+    func.unnest(
+        bindparam("ids", type_=postgresql.ARRAY(Uuid())),
+        bindparam("counts", type_=postgresql.ARRAY(Integer)),
+        bindparam("severities", type_=postgresql.ARRAY(Integer)),
+        bindparam("lasts", type_=postgresql.ARRAY(UTCDateTime())),
+    )
+    .table_valued(
+        column("id", Uuid()),
+        column("count", Integer),
+        column("severity", Integer),
+        column("last", UTCDateTime()),
+    )
+    .render_derived(name="absorbed")
+)
+_ABSORB_ARRAYS = (
+    update(INCIDENTS)
+    .where(_c.id == _absorbed.c.id, _c.tenant_id == bindparam("b_tenant"))
+    .values(
+        alert_count=_c.alert_count + _absorbed.c.count,
+        severity=func.greatest(_c.severity, _absorbed.c.severity),
+        last_alert_at=func.greatest(_c.last_alert_at, _absorbed.c.last),
         updated_at=bindparam("b_now"),
         version=_c.version + 1,
     )
@@ -114,37 +161,39 @@ class IncidentRepository:
             hashes.extend(wanted - taken)
         return hashes
 
-    def grouping_candidates(
+    def grouping_pool(
         self, keys: Collection[str], since: datetime, fullest: int
-    ) -> tuple[list[Candidate], dict[uuid.UUID, tuple[int, str]]]:
-        """Open, groupable incidents under any of `keys` whose first alert is after `since` and
-        with fewer than `fullest` alerts, and for each its (severity, incidentHash)."""
+    ) -> tuple[dict[str, list[Candidate]], dict[uuid.UUID, tuple[int, str]]]:
+        """For each of `keys`, the incidents whose first alert is after `since` that could take
+        an alert: the open, groupable ones with fewer than `fullest` alerts or, when there are
+        none, all of them (what stood in the way, so the reason can name it); and for each
+        incident its (severity, incidentHash). One query."""
         if not keys:
-            return [], {}
-        rows = self.session.connection().execute(
-            _CANDIDATES,
-            {"tenant_id": self.tenant_id, "keys": list(keys), "since": since, "fullest": fullest},
+            return {}, {}
+        connection = self.session.connection()
+        rows = connection.execute(
+            _UNDER_KEYS[connection.dialect.name],
+            {"tenant_id": self.tenant_id, "keys": list(keys), "since": since},
         )
-        candidates, extras = [], {}
+        open_: dict[str, list[Candidate]] = defaultdict(list)
+        blocked: dict[str, list[Candidate]] = defaultdict(list)
+        extras = {}
         for row in rows:
-            candidates.append(Candidate(*row[:8]))
+            cand = Candidate(*row[:8])
+            usable = (
+                cand.status != IncidentStatus.RESOLVED.value
+                and cand.grouping_allowed
+                and cand.alert_count < fullest
+            )
+            (open_ if usable else blocked)[row.grouping_key].append(cand)
             extras[row.id] = (row.severity, row.incident_hash)
-        return candidates, extras
-
-    def grouping_blockers(self, keys: Collection[str], since: datetime) -> list[Candidate]:
-        """Every incident under `keys` whose first alert is after `since`, whatever its state:
-        what stood in the way when none could take an alert, so the reason can name it."""
-        if not keys:
-            return []
-        rows = self.session.connection().execute(
-            _UNDER_KEYS, {"tenant_id": self.tenant_id, "keys": list(keys), "since": since}
-        )
-        return [Candidate(*row[:8]) for row in rows]
+        pool = {key: open_.get(key) or blocked.get(key) or [] for key in keys}
+        return pool, extras
 
     def insert(self, rows: list[dict[str, object]]) -> None:
         """Bulk insert new incidents (rows carry their tenant_id)."""
         if rows:
-            self.session.connection().execute(_INSERT, rows)
+            insert_rows(self.session.connection(), INCIDENTS, rows)
 
     def absorb(
         self, touched: list[dict[str, Any]], severities: dict[uuid.UUID, int], now: datetime
@@ -152,20 +201,34 @@ class IncidentRepository:
         """Account grouped alerts on incidents; return (id, before, after) of severity raises."""
         if not touched:
             return []
-        self.session.connection().execute(
-            _ABSORB,
-            [
+        connection = self.session.connection()
+        if connection.dialect.name == "postgresql":
+            connection.execute(
+                _ABSORB_ARRAYS,
                 {
-                    "b_id": row["incident_id"],
                     "b_tenant": self.tenant_id,
-                    "b_count": row["count"],
-                    "b_sev": row["severity"],
-                    "b_last": row["last_alert_at"],
+                    "ids": [row["incident_id"] for row in touched],
+                    "counts": [row["count"] for row in touched],
+                    "severities": [row["severity"] for row in touched],
+                    "lasts": [row["last_alert_at"] for row in touched],
                     "b_now": now,
-                }
-                for row in touched
-            ],
-        )
+                },
+            )
+        else:
+            connection.execute(
+                _ABSORB_ROW,
+                [
+                    {
+                        "b_id": row["incident_id"],
+                        "b_tenant": self.tenant_id,
+                        "b_count": row["count"],
+                        "b_sev": row["severity"],
+                        "b_last": row["last_alert_at"],
+                        "b_now": now,
+                    }
+                    for row in touched
+                ],
+            )
         return [
             (row["incident_id"], severities[row["incident_id"]], row["severity"])
             for row in touched

@@ -8,9 +8,10 @@ from datetime import datetime
 from typing import Any
 
 from pydantic.alias_generators import to_camel
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
+from muster.db.bulk import insert_rows
 from muster.db.tenancy import tenant_id_of
 from muster.ids import new_id
 from muster.incidents.lifecycle import Actor
@@ -49,7 +50,7 @@ def event_row(
 def write_events(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Insert audit rows (they carry their tenant_id explicitly)."""
     if rows:
-        session.connection().execute(insert(AUDIT), list(rows))
+        insert_rows(session.connection(), AUDIT, rows)
 
 
 def record(
