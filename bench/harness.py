@@ -188,6 +188,7 @@ class Server:
     db: Database
     logdir: Path
     extra_env: dict[str, str] = field(default_factory=dict)
+    workers: int = 1
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
 
@@ -212,7 +213,8 @@ class Server:
         self.port = free_port()
         logfile = self.log_path.open("wb")
         self.proc = subprocess.Popen(
-            [MUSTER, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            [MUSTER, "serve", "--host", "127.0.0.1", "--port", str(self.port)]
+            + (["--workers", str(self.workers)] if self.workers > 1 else []),
             env=self.db.env(**self.extra_env),
             stdout=logfile,
             stderr=subprocess.STDOUT,
@@ -243,14 +245,24 @@ class Server:
             self.proc.wait()
 
     def cpu_seconds(self) -> float:
-        """CPU time (user + system, all threads) the server process has used so far."""
-        return process_cpu_seconds(self.pid)
+        """CPU time (user + system, all threads) the server and its worker processes have used."""
+        return process_cpu_seconds(self.pid) + sum(
+            process_cpu_seconds(child) for child in child_pids(self.pid)
+        )
 
     def __enter__(self) -> Server:
         return self.start()
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+
+def child_pids(pid: int) -> list[int]:
+    """The live child processes of `pid` (uvicorn's workers)."""
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        children += [int(c) for c in task.read_text().split()]
+    return children
 
 
 def process_cpu_seconds(pid: int) -> float:

@@ -1,7 +1,10 @@
 """Batched ingest over HTTP: 1,000 alerts per request, grouping on; alerts/s vs raw executemany.
 
-For each database (SQLite, PostgreSQL): a fresh database and one `muster serve` process; one
-client POSTs pre-serialised batches back to back. Each run is followed by the ceiling: the
+For each database (SQLite, PostgreSQL): a fresh database and one `muster serve` process. Each
+run sends pre-serialised batches back to back twice: from one sender (each batch waits for
+the previous answer, so the figure is one request's latency) and from `SENDERS` concurrent
+senders (several detection products forwarding at once: the server's throughput, with
+parsing of one request overlapping storage of another). Each run is followed by the ceiling: the
 same rows (same columns, including `raw` as JSON text) inserted with a raw driver
 executemany into an equivalent table (`bench_alerts`: the columns and indexes of `alerts`,
 no foreign keys), one transaction per 1,000 rows: sqlite3 for SQLite, psycopg for PostgreSQL.
@@ -11,9 +14,12 @@ The figure is the median over runs; the ratio is measured / ceiling within the s
 from __future__ import annotations
 
 import argparse
+import queue
 import sys
+import threading
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,6 +46,60 @@ from workload import AlertFactory, raw_insert_batches
 
 TARGETS = {"sqlite": 5_000, "postgresql": 8_000}
 BATCH = 1_000
+SENDERS = 4
+
+
+@dataclass
+class Sent:
+    """One pass of batches: wall time, per-batch latencies, incidents opened per batch."""
+
+    elapsed: float
+    batch_s: list[float]
+    created: list[int]
+    retries: int
+
+
+def send_all(port: int, key: str, bodies: list[bytes], senders: int) -> Sent:
+    """POST every body with `senders` concurrent keep-alive connections; check each answer."""
+    pending: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+    for body in bodies:
+        pending.put(body)
+    results: list[tuple[float, int, int]] = []
+    lock = threading.Lock()
+
+    def sender() -> None:
+        client = HttpClient(port, key)
+        try:
+            while True:
+                try:
+                    body = pending.get_nowait()
+                except queue.Empty:
+                    return
+                t0 = time.perf_counter()
+                answer, retried = client.ingest(body)
+                took = time.perf_counter() - t0
+                result = orjson.loads(answer)
+                assert result["alerts"] == BATCH and result["duplicates"] == 0
+                with lock:
+                    results.append((took, result["incidentsCreated"], retried))
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=sender) for _ in range(senders)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    if len(results) != len(bodies):
+        raise RuntimeError(f"{len(bodies) - len(results)} batches failed")
+    return Sent(
+        elapsed,
+        [r[0] for r in results],
+        [r[1] for r in results],
+        sum(r[2] for r in results),
+    )
 
 
 def create_ceiling_table(conn: Any, kind: str) -> None:
@@ -68,7 +128,7 @@ def ceiling(conn: Any, kind: str, batches: list[list[dict[str, Any]]], tenant: s
     return sum(len(b) for b in batches) / sum(times)
 
 
-def bench_one(kind: str, runs: int, batches: int, warmup: int) -> dict[str, Any]:
+def bench_one(kind: str, runs: int, batches: int, warmup: int, workers: int) -> dict[str, Any]:
     """All runs on one database kind."""
     with workdir("ingest-batch") as wd:
         db: Database = fresh_database(kind, "ingest_batch", wd)
@@ -77,58 +137,64 @@ def bench_one(kind: str, runs: int, batches: int, warmup: int) -> dict[str, Any]
             factory = AlertFactory(seed=11, prefix=f"batch-{kind}")
             raw = db.connect()
             create_ceiling_table(raw, kind)
-            measured, ceilings, batch_ms, created = [], [], [], []
-            cpu_us: list[float] = []
+            measured: dict[int, list[float]] = {1: [], SENDERS: []}
+            cpu_us: dict[int, list[float]] = {1: [], SENDERS: []}
+            batch_ms: dict[int, list[float]] = {1: [], SENDERS: []}
+            ceilings: list[float] = []
+            created: list[int] = []
             retries = 0
-            with Server(db, wd) as server:
-                client = HttpClient(server.port, key)
-                for _ in range(warmup):
-                    body = orjson.dumps({"alerts": factory.batch(BATCH, datetime.now(UTC))})
-                    client.ingest(body)
+            with Server(db, wd, workers=workers) as server:
+                warm = [
+                    orjson.dumps({"alerts": factory.batch(BATCH, datetime.now(UTC))})
+                    for _ in range(warmup)
+                ]
+                send_all(server.port, key, warm, 1)
                 for run in range(runs):
-                    now = datetime.now(UTC)
-                    payloads = [factory.batch(BATCH, now) for _ in range(batches)]
-                    bodies = [orjson.dumps({"alerts": b}) for b in payloads]
-                    durations = []
-                    cpu0 = server.cpu_seconds()
-                    start = time.perf_counter()
-                    for body in bodies:
-                        t0 = time.perf_counter()
-                        answer, retried = client.ingest(body)
-                        durations.append(time.perf_counter() - t0)
-                        retries += retried
-                        result = orjson.loads(answer)
-                        assert result["alerts"] == BATCH and result["duplicates"] == 0
-                        created.append(result["incidentsCreated"])
-                    elapsed = time.perf_counter() - start
-                    cpu_us.append((server.cpu_seconds() - cpu0) * 1e6 / (batches * BATCH))
-                    rate = batches * BATCH / elapsed
+                    rates = []
+                    for senders in (1, SENDERS):
+                        now = datetime.now(UTC)
+                        payloads = [factory.batch(BATCH, now) for _ in range(batches)]
+                        bodies = [orjson.dumps({"alerts": b}) for b in payloads]
+                        cpu0 = server.cpu_seconds()
+                        sent = send_all(server.port, key, bodies, senders)
+                        cpu_us[senders].append(
+                            (server.cpu_seconds() - cpu0) * 1e6 / (batches * BATCH)
+                        )
+                        measured[senders].append(batches * BATCH / sent.elapsed)
+                        batch_ms[senders] += [d * 1000 for d in sent.batch_s]
+                        retries += sent.retries
+                        created += sent.created
+                        rates.append(measured[senders][-1])
                     roof = ceiling(raw, kind, payloads, tenant)
-                    measured.append(rate)
                     ceilings.append(roof)
-                    batch_ms += [d * 1000 for d in durations]
                     log(
-                        f"{kind} run {run + 1}/{runs}: {fmt(rate)} alerts/s "
-                        f"(ceiling {fmt(roof)} rows/s, ratio {rate / roof:.3f}; "
-                        f"server CPU {cpu_us[-1]:.0f} µs/alert)"
+                        f"{kind} run {run + 1}/{runs}: {fmt(rates[0])} alerts/s from 1 sender, "
+                        f"{fmt(rates[1])} from {SENDERS} (ceiling {fmt(roof)} rows/s; server CPU "
+                        f"{cpu_us[1][-1]:.0f} / {cpu_us[SENDERS][-1]:.0f} µs/alert)"
                     )
-                client.close()
             raw.close()
         finally:
             drop_database(db)
-    ratios = [m / c for m, c in zip(measured, ceilings, strict=True)]
+
+    def figures(senders: int) -> dict[str, Any]:
+        ratios = [m / c for m, c in zip(measured[senders], ceilings, strict=True)]
+        return {
+            "alerts_per_s": spread(measured[senders]),
+            "ratio": round(median(ratios), 3),
+            "server_cpu_us_per_alert": spread(cpu_us[senders]),
+            "batch_ms_p50": round(percentile(batch_ms[senders], 50), 1),
+            "batch_ms_p99": round(percentile(batch_ms[senders], 99), 1),
+            "target_met": median(measured[senders]) >= TARGETS[kind],
+        }
+
     return {
-        "alerts_per_s": spread(measured),
+        "one_sender": figures(1),
+        f"{SENDERS}_senders": figures(SENDERS),
         "ceiling_rows_per_s": spread(ceilings),
-        "ratio": round(median(ratios), 3),
-        "server_cpu_us_per_alert": spread(cpu_us),
         "retried_503": retries,
-        "batch_ms_p50": round(percentile(batch_ms, 50), 1),
-        "batch_ms_p99": round(percentile(batch_ms, 99), 1),
         "incidents_created_per_batch": round(median(created[-batches:]), 1),
         "target_alerts_per_s": TARGETS[kind],
-        "target_met": median(measured) >= TARGETS[kind],
-        "stored_alerts_at_end": (warmup + runs * batches) * BATCH,
+        "stored_alerts_at_end": (warmup + runs * batches * 2) * BATCH,
     }
 
 
@@ -137,31 +203,37 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer, smaller runs")
     parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--workers", type=int, default=1, help="API processes (PostgreSQL)")
     args = parser.parse_args()
     runs, batches, warmup = (3, 6, 2) if args.quick else (4, 25, 4)
 
     def one(kind: str) -> dict[str, Any]:
         log(f"{kind}: {runs} runs x {batches} batches x {BATCH} alerts")
-        return bench_one(kind, runs, batches, warmup)
+        return bench_one(kind, runs, batches, warmup, args.workers if kind == "postgresql" else 1)
 
     results = per_backend(args.db, one)
     rows = []
     for kind, r in results.items():
         if "skipped" in r:
-            rows.append([kind, fmt(TARGETS[kind]), "skipped", "", "", ""])
+            rows.append([kind, fmt(TARGETS[kind]), "skipped", "", "", "", "", ""])
             continue
-        rows.append(
-            [
-                kind,
-                fmt(TARGETS[kind]),
-                fmt(r["alerts_per_s"]["median"]),
-                f"{fmt(r['alerts_per_s']['min'])}-{fmt(r['alerts_per_s']['max'])}",
-                fmt(r["ceiling_rows_per_s"]["median"]),
-                f"{r['ratio']:.3f}",
-            ]
-        )
+        for senders, key in ((1, "one_sender"), (SENDERS, f"{SENDERS}_senders")):
+            f = r[key]
+            rows.append(
+                [
+                    kind,
+                    str(senders),
+                    fmt(TARGETS[kind]),
+                    fmt(f["alerts_per_s"]["median"]),
+                    f"{fmt(f['alerts_per_s']['min'])}-{fmt(f['alerts_per_s']['max'])}",
+                    fmt(r["ceiling_rows_per_s"]["median"]),
+                    f"{f['ratio']:.3f}",
+                    f"{f['server_cpu_us_per_alert']['median']:.0f}",
+                ]
+            )
     print("\nBatched ingest (1,000 alerts/request, grouping on), alerts/s")
-    print(table(["db", "target", "median", "range", "ceiling (raw executemany)", "ratio"], rows))
+    header = ["db", "senders", "target", "median", "range", "ceiling rows/s", "ratio", "CPU µs"]
+    print(table(header, rows))
     write_results(
         "ingest_batch",
         args.quick,
@@ -171,7 +243,7 @@ def main() -> int:
                 "batches_per_run": batches,
                 "batch_size": BATCH,
                 "warmup_batches": warmup,
-                "clients": 1,
+                "senders": [1, SENDERS],
             },
             "results": results,
         },

@@ -21,6 +21,12 @@ class Settings(BaseSettings):
     )
     database_echo: bool = False
     database_pool_size: int = Field(default=10, ge=1)
+    sqlite_checkpoint_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="SQLite: seconds between background WAL checkpoints in the server and "
+        "`muster ingest`; 0 leaves them to SQLite's commits",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     max_body_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)

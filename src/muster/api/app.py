@@ -32,7 +32,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     """Build the ASGI app; the database engine lives as long as the app's lifespan."""
     settings = settings or Settings()
     configure_logging(settings)
-    db = create_db_engine(settings)
+    db = create_db_engine(settings, background_checkpoints=True)
 
     clock = clock or SystemClock()
     combiner = IngestCombiner(db, clock)

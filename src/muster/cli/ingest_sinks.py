@@ -59,7 +59,8 @@ class DatabaseSink:
     """Batches into the database through the `ingest` service, one transaction each."""
 
     def __init__(self, settings: Settings, tenant_id: uuid.UUID) -> None:
-        self.db, self.tenant_id = create_db_engine(settings), tenant_id
+        self.db = create_db_engine(settings, background_checkpoints=True)
+        self.tenant_id = tenant_id
         try:
             with unit_of_work(self.db, SystemContext()) as session:
                 tenant = get_tenant(session, tenant_id)

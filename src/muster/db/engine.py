@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from muster.config import Settings
+from muster.db.checkpoint import WalCheckpointer
 from muster.db.types import dumps_json, loads_json
 from muster.query.functions import register as register_sql_functions
 
@@ -20,8 +21,9 @@ SQLITE_POOL = 48  # covers the request thread pool (40) and the ingest writer
 class Database:
     """An engine, its session factory and, on SQLite, the in-process writer gate."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, checkpointer: WalCheckpointer | None = None) -> None:
         self.engine = engine
+        self.checkpointer = checkpointer
         self.sessions = sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
         # SQLite has one writer. Queueing writers on a lock in this process is fair and avoids
         # SQLite's sleep-and-retry busy handler, which would wreck tail latency.
@@ -39,12 +41,19 @@ class Database:
         return self.sessions()
 
     def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (and checkpoint a SQLite log written in the background)."""
         self.engine.dispose()
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
 
 
-def create_db_engine(settings: Settings) -> Database:
-    """Build the engine for `settings.database_url` with the right pragmas and pool."""
+def create_db_engine(settings: Settings, *, background_checkpoints: bool = False) -> Database:
+    """Build the engine for `settings.database_url` with the right pragmas and pool.
+
+    `background_checkpoints` (for long-lived writers: the server, `muster ingest`) moves a
+    SQLite file's WAL checkpoints to a thread (`muster.db.checkpoint`) when
+    `settings.sqlite_checkpoint_seconds` is positive; `dispose()` stops it.
+    """
     url = make_url(settings.database_url)
     common: dict[str, Any] = {
         "echo": settings.database_echo,
@@ -52,8 +61,11 @@ def create_db_engine(settings: Settings) -> Database:
         "json_deserializer": loads_json,
     }
     if url.get_backend_name() == "sqlite":
+        checkpointer = None
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            if background_checkpoints and settings.sqlite_checkpoint_seconds > 0:
+                checkpointer = WalCheckpointer(url.database, settings.sqlite_checkpoint_seconds)
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 30},
@@ -63,23 +75,23 @@ def create_db_engine(settings: Settings) -> Database:
             max_overflow=SQLITE_POOL,
             **common,
         )
-        _install_sqlite_hooks(engine)
-    else:
-        engine = create_engine(
-            url,
-            pool_size=settings.database_pool_size,
-            max_overflow=20,
-            pool_pre_ping=True,
-            # No server-side prepared statements: after five runs psycopg would prepare the
-            # ingest lookups, and PostgreSQL then reuses a generic plan made when the tenant had
-            # few alerts (a scan of all its alerts per batch; see docs/performance.md).
-            connect_args={"prepare_threshold": None},
-            **common,
-        )
+        _install_sqlite_hooks(engine, auto_checkpoint=checkpointer is None)
+        return Database(engine, checkpointer.start() if checkpointer else None)
+    engine = create_engine(
+        url,
+        pool_size=settings.database_pool_size,
+        max_overflow=20,
+        pool_pre_ping=True,
+        # No server-side prepared statements: after five runs psycopg would prepare the
+        # ingest lookups, and PostgreSQL then reuses a generic plan made when the tenant had
+        # few alerts (a scan of all its alerts per batch; see docs/performance.md).
+        connect_args={"prepare_threshold": None},
+        **common,
+    )
     return Database(engine)
 
 
-def _install_sqlite_hooks(engine: Engine) -> None:
+def _install_sqlite_hooks(engine: Engine, *, auto_checkpoint: bool) -> None:
     """WAL, foreign keys, the filter functions (REGEXP, muster_incidr) and explicit BEGIN."""
 
     @event.listens_for(engine, "connect")
@@ -92,6 +104,8 @@ def _install_sqlite_hooks(engine: Engine) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA cache_size=-65536")
         cursor.execute("PRAGMA temp_store=MEMORY")
+        if not auto_checkpoint:  # a WalCheckpointer thread does it
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
         register_sql_functions(dbapi_connection)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,10 +29,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         """UTC; as fixed-width text on SQLite, as an aware datetime on PostgreSQL."""
         if value is None:
             return None
-        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
         if dialect.name == "sqlite":
-            return value.replace(tzinfo=None).isoformat(" ", "microseconds")
-        return value
+            return _sqlite_text(value)
+        return _utc(value)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         """Return an aware UTC datetime whatever the driver gave."""
@@ -46,8 +46,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         """On SQLite, skip DATETIME's own processor (the value is already text)."""
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
-        process = self.process_bind_param
-        return lambda value: process(value, dialect)
+        return lambda value: None if value is None else _sqlite_text(value)
 
     def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
         """On SQLite, parse the stored text with `fromisoformat` only."""
@@ -55,6 +54,17 @@ class UTCDateTime(TypeDecorator[datetime]):
             return super().result_processor(dialect, coltype)
         process = self.process_result_value
         return lambda value: process(value, dialect)
+
+
+def _utc(value: datetime) -> datetime:
+    """The same instant in UTC (a naive value is taken to be UTC already)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@functools.lru_cache(maxsize=1024)
+def _sqlite_text(value: datetime) -> str:
+    """SQLite's stored form of an instant (cached: a batch stamps every row with one `now`)."""
+    return _utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 class JSONText(str):

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
 RESOLVED = "RESOLVED"
@@ -120,10 +121,17 @@ def applicable(alert: Mapping[str, Any], rules: Sequence[Rule]) -> list[Keyed]:
     for rule in rules:
         if rule.predicate is not None and not rule.predicate(alert):
             continue
-        values = {name: alert.get(name) for name in rule.key_fields}
-        if all(value is not None and value != "" for value in values.values()):
-            keyed.append(Keyed(rule, grouping_key(rule, values), values))
+        values = tuple(alert.get(name) for name in rule.key_fields)
+        if None not in values and "" not in values:
+            keyed.append(_keyed(rule, values))
     return keyed
+
+
+@functools.lru_cache(maxsize=65_536)
+def _keyed(rule: Rule, values: tuple[Any, ...]) -> Keyed:
+    """The rule with an alert's key (cached and shared: `Keyed` is immutable)."""
+    named = dict(zip(rule.key_fields, values, strict=True))
+    return Keyed(rule, grouping_key(rule, named), MappingProxyType(named))
 
 
 def decide(
