@@ -67,7 +67,13 @@ def settings(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         admin.dispose()
         url = f"{PG_SERVER}?options=-csearch_path%3D{schema}"
     # a short key cache: changes made outside the API (the CLI) show within a second
-    settings = Settings(database_url=url, database_pool_size=5, auth_cache_seconds=1.0)
+    # the server under test shares the pytest process: leave its garbage collector alone
+    settings = Settings(
+        database_url=url,
+        database_pool_size=5,
+        auth_cache_seconds=1.0,
+        gc_young_collection_every=0,
+    )
     upgrade(settings)
     yield settings
     if backend == "postgresql":

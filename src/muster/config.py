@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     auth_cache_seconds: float = Field(
         default=5.0, ge=0, description="how long an authenticated key is trusted without a lookup"
     )
+    gc_young_collection_every: int = Field(
+        default=50_000,
+        ge=0,
+        description="server: allocations between young-generation garbage collections "
+        "(Python's default is 700; 0 keeps Python's defaults)",
+    )
     log_level: str = "info"
     log_json: bool = False
 

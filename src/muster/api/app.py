@@ -19,6 +19,7 @@ from muster.clock import Clock, SystemClock
 from muster.config import Settings
 from muster.db.engine import create_db_engine
 from muster.logs import configure_logging
+from muster.runtime import tune_garbage_collector
 
 DESCRIPTION = """
 muster groups security alerts into incidents and drives them through their lifecycle.
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        tune_garbage_collector(settings.gc_young_collection_every)
         yield
         combiner.close()
         db.dispose()
@@ -66,7 +68,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(api)
 
     @app.get("/health", tags=["service"], summary="Liveness (no database access)")
-    def health() -> JSONResponse:
+    async def health() -> JSONResponse:
         return JSONResponse({"status": "ok", "version": __version__})
 
     return app
