@@ -40,6 +40,23 @@ class Settings(BaseSettings):
         description="server: allocations between young-generation garbage collections "
         "(Python's default is 700; 0 keeps Python's defaults)",
     )
+    embedded_worker: bool = Field(
+        default=True, description="`muster serve` also runs jobs (SOAR steps, timers)"
+    )
+    worker_poll_seconds: float = Field(default=0.2, gt=0, le=5)
+    job_lease_seconds: float = Field(
+        default=30.0, gt=0, description="a claimed job whose worker died is re-run after this"
+    )
+    smtp_host: str = Field(default="127.0.0.1", description="outgoing mail server")
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_from: str = "muster@localhost"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    http_action_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=120, description="ceiling for SOAR webhook and HTTP actions"
+    )
     log_level: str = "info"
     log_json: bool = False
 

@@ -26,6 +26,7 @@ from muster.ids import new_id
 from muster.incidents.lifecycle import SYSTEM, Actor
 from muster.incidents.repository import IncidentRepository
 from muster.incidents.timeline import event_row, write_events
+from muster.soar.triggers import on_incidents_created
 
 
 @dataclass(slots=True)
@@ -356,4 +357,5 @@ def _write_new(
         )
     incidents.insert(rows)
     write_events(incidents.session, events)
+    on_incidents_created(incidents.session, [row["id"] for row in rows], now)
     return {row["id"]: row["incident_hash"] for row in rows}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.responses import JSONResponse
@@ -13,13 +14,24 @@ from muster.alerts.combiner import IngestCombiner
 from muster.api import problems
 from muster.api.deps import Services, refuse_nul_in_url
 from muster.api.limits import BodyLimit
-from muster.api.routes import alerts, apikeys, grouping_rules, incidents, tenants, users
+from muster.api.routes import (
+    alerts,
+    apikeys,
+    grouping_rules,
+    incidents,
+    playbooks,
+    soar,
+    tenants,
+    users,
+)
 from muster.auth.cache import PrincipalCache
 from muster.clock import Clock, SystemClock
 from muster.config import Settings
-from muster.db.engine import create_db_engine
+from muster.db.engine import Database, create_db_engine
 from muster.logs import configure_logging
 from muster.runtime import tune_garbage_collector
+from muster.worker.handlers import all_handlers
+from muster.worker.loop import Worker
 
 DESCRIPTION = """
 muster groups security alerts into incidents and drives them through their lifecycle.
@@ -27,6 +39,17 @@ muster groups security alerts into incidents and drives them through their lifec
 Authenticate with `Authorization: Bearer <API key>`. A global key acts in one tenant by naming
 it in `X-Muster-Tenant`. Errors are `application/problem+json` with a stable `code`.
 """
+
+
+def start_embedded_worker(db: Database, settings: Settings, clock: Clock) -> Worker:
+    """The job worker `muster serve` runs in a thread (SOAR steps and timers)."""
+    return Worker(
+        db,
+        all_handlers(db, settings, clock),
+        clock=clock,
+        poll_seconds=settings.worker_poll_seconds,
+        lease=timedelta(seconds=settings.job_lease_seconds),
+    ).start()
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -41,7 +64,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         tune_garbage_collector(settings.gc_young_collection_every)
+        worker = start_embedded_worker(db, settings, clock) if settings.embedded_worker else None
         yield
+        if worker is not None:
+            worker.stop()
         combiner.close()
         db.dispose()
 
@@ -63,8 +89,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
 
     api = APIRouter(prefix="/api/v1")
-    for module in (alerts, incidents, tenants, users, apikeys, grouping_rules):
+    for module in (alerts, incidents, tenants, users, apikeys, grouping_rules, playbooks):
         api.include_router(module.router)
+    api.include_router(soar.router)
+    api.include_router(soar.incident_router)
     app.include_router(api)
 
     @app.get("/health", tags=["service"], summary="Liveness (no database access)")

@@ -183,6 +183,44 @@ def apikey_list(
     _print(rows, as_json)
 
 
+@app.command()
+def worker(
+    threads: Annotated[int, typer.Option(min=1, help="threads running jobs")] = 1,
+    batch: Annotated[int, typer.Option(min=1, help="jobs claimed at a time per thread")] = 50,
+    poll: Annotated[
+        float | None,
+        typer.Option(min=0.01, help="seconds between polls when idle [MUSTER_WORKER_POLL_SECONDS]"),
+    ] = None,
+) -> None:
+    """Run jobs (playbook steps, timers, notifications) until Ctrl-C or SIGTERM."""
+    import signal
+    from datetime import timedelta
+
+    from muster.logs import configure_logging
+    from muster.worker.handlers import all_handlers
+    from muster.worker.loop import Worker
+
+    settings = Settings()
+    configure_logging(settings)
+    db = create_db_engine(settings)
+    clock = SystemClock()
+    runner = Worker(
+        db,
+        all_handlers(db, settings, clock),
+        clock=clock,
+        poll_seconds=poll or settings.worker_poll_seconds,
+        lease=timedelta(seconds=settings.job_lease_seconds),
+        batch=batch,
+        threads=threads,
+    )
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda _signum, _frame: runner.stop())
+    try:
+        runner.run_forever()
+    finally:
+        db.dispose()
+
+
 def main() -> None:
     """Entry point of the `muster` script (commands are registered by `muster.cli`)."""
     app()

@@ -87,6 +87,9 @@ def create_incident(
         change_incident(session, incident.id, {"assignee": data.assignee}, actor, now)
     for alert_id in data.alert_ids:
         move_alert(session, alert_id, incident.id, actor, now)
+    from muster.soar.triggers import on_incidents_created  # SOAR builds on incidents
+
+    on_incidents_created(session, [incident.id], now)
     session.refresh(incident)
     return incident
 

@@ -6,6 +6,8 @@ from muster.models.audit import AuditEvent
 from muster.models.grouping_rule import GroupingRule
 from muster.models.incident import Comment, Incident
 from muster.models.job import Job
+from muster.models.playbook import Playbook, PlaybookVersion
+from muster.models.soar import SoarProcess, SoarStepLog
 from muster.models.tenant import Tenant
 from muster.models.user import Membership, User
 
@@ -18,6 +20,10 @@ __all__ = [
     "Incident",
     "Job",
     "Membership",
+    "Playbook",
+    "PlaybookVersion",
+    "SoarProcess",
+    "SoarStepLog",
     "Tenant",
     "User",
 ]

@@ -24,6 +24,8 @@ class Job(IdMixin, Base):
         ForeignKey("tenants.id", ondelete="CASCADE"), index=True
     )
     kind: Mapped[str] = mapped_column(String(64))
+    # enqueueing the same work twice (a retried transaction, a re-run step) makes one job
+    dedup_key: Mapped[str | None] = mapped_column(String(200), unique=True, default=None)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     state: Mapped[str] = mapped_column(String(16), default="queued")
     run_at: Mapped[datetime] = mapped_column()

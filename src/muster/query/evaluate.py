@@ -140,10 +140,10 @@ def _getter(b: Bound) -> Callable[[Item], Any]:
     if b.field.kind is not Kind.JSON:
         name = b.name
         return lambda item: item.get(name)
-    tail = b.tail
+    tail, root = b.tail, b.name  # `raw` of an alert, `memory` of a process
 
     def walk(item: Item) -> Any:
-        node: Any = item.get("raw")
+        node: Any = item.get(root)
         for part in tail:
             if isinstance(part, str) and isinstance(node, Mapping):
                 node = node.get(part, _MISSING)

@@ -27,6 +27,9 @@ class Subject(StrEnum):
 
     ALERT = "alert"
     INCIDENT = "incident"
+    # a playbook condition: the incident's fields, `alerts.<field>`, and `memory.<path>` into the
+    # process memory (Python evaluation only; never compiled to SQL)
+    PROCESS = "process"
 
 
 class Kind(StrEnum):
@@ -113,6 +116,7 @@ INCIDENT_FIELDS: Mapping[str, Field] = {
 CATALOGUE: Mapping[Subject, Mapping[str, Field]] = {
     Subject.ALERT: ALERT_FIELDS,
     Subject.INCIDENT: INCIDENT_FIELDS,
+    Subject.PROCESS: INCIDENT_FIELDS,
 }
 
 
@@ -130,7 +134,9 @@ class Bound:
 def bind(cond: Condition, subject: Subject) -> Bound:
     """Resolve the condition's field and check its operand, or raise a `QueryError`."""
     parts = cond.path.parts
-    via_alerts = subject is Subject.INCIDENT and parts[0] == "alerts" and len(parts) > 1
+    via_alerts = (
+        subject in (Subject.INCIDENT, Subject.PROCESS) and parts[0] == "alerts" and len(parts) > 1
+    )
     if via_alerts:
         parts = parts[1:]
     bound = _resolve(cond, parts, Subject.ALERT if via_alerts else subject, via_alerts)
@@ -142,6 +148,8 @@ def _resolve(cond: Condition, parts: tuple[str | int, ...], subject: Subject, vi
     head = parts[0]
     if subject is Subject.ALERT and head == "raw" and len(parts) > 1:
         return Bound(cond, Field("raw", Kind.JSON), "raw", parts[1:], via)
+    if subject is Subject.PROCESS and head == "memory" and len(parts) > 1:
+        return Bound(cond, Field("memory", Kind.JSON), "memory", parts[1:], via)
     entity = subject is Subject.ALERT and head == "entity" and len(parts) == 2
     if entity and isinstance(parts[1], str):
         return Bound(cond, Field("entities", Kind.ENTITY), "entity", parts[1:], via)
@@ -156,6 +164,8 @@ def _valid(subject: Subject) -> str:
     extra = "raw.<path>, entity.<type>"
     if subject is Subject.INCIDENT:
         extra = "alerts.<alert field>"
+    if subject is Subject.PROCESS:
+        extra = "alerts.<alert field>, memory.<key>"
     return f"valid fields: {', '.join(names)}, {extra}"
 
 

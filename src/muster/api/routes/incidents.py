@@ -28,6 +28,7 @@ from muster.incidents.timeline import timeline
 from muster.models import Incident, Tenant
 from muster.models.enums import IncidentStatus
 from muster.query import MAX_LENGTH
+from muster.soar import service as soar
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
 
@@ -42,10 +43,16 @@ def _detail(ctx: ReadCtx | WriteCtx, incident: Incident, response: Response) -> 
             "alerts": alerts,
             "tenant": TenantRef(id=tenant.id, name=tenant.name),
             "version": incident.version,
+            "soar_process": _soar_process(ctx, incident),
         }
     )
     response.headers["ETag"] = f'"{incident.version}"'
     return read
+
+
+def _soar_process(ctx: ReadCtx | WriteCtx, incident: Incident) -> dict[str, object] | None:
+    process = soar.current_process(ctx.session, incident)
+    return dict(soar.summary(process)) if process is not None else None
 
 
 @router.post("", response_model=IncidentRead, status_code=201, summary="Open an incident by hand")

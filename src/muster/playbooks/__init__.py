@@ -1,0 +1,1 @@
+"""Playbooks: definitions, graph checks, YAML, versions and selection."""

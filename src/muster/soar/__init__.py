@@ -1,0 +1,1 @@
+"""SOAR: processes that run playbooks on incidents, durably (DESIGN.md §1, §2)."""

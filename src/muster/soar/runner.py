@@ -1,0 +1,362 @@
+"""Running a process: one step per write transaction, from the jobs the worker claims.
+
+A `soar.run` job runs a process from its current step until it waits (a question, a `wait`,
+a child playbook) or ends. Each step commits on its own with its log entry and the move, so
+a worker killed mid-run leaves the process at its last committed step, and the job (whose
+lease then expires) is taken over by another worker, which continues from there. Actions on
+muster's data run inside the step's transaction; actions on the outside world run between
+two transactions, so no database lock is held while a webhook answers, and may be repeated
+after a crash — with the same idempotency key (`<processId>:<stepsRun>`).
+
+`soar.timeout` and `soar.wake` jobs are the timers: they continue a run that still waits at
+the step they were set for (a stale timer is a no-op).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+import structlog
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from muster.clock import Clock
+from muster.config import Settings
+from muster.db import TenantContext, unit_of_work
+from muster.db.engine import Database
+from muster.errors import DomainError
+from muster.models import Incident, SoarProcess, Tenant
+from muster.playbooks.definition import ActionStep, AnyStep, LoopStep, PlaybookDefinition
+from muster.query import Subject, compile_predicate, parse_cached
+from muster.soar import engine
+from muster.soar.actions.base import Action, ActionContext, ActionInput, load_actions
+from muster.soar.service import definition_of
+from muster.soar.templating import TemplateError, render
+from muster.soar.transitions import apply_move, log_step, mirror, take_incident
+from muster.soar.views import IncidentView
+
+log = structlog.get_logger("muster.soar")
+
+FinishJob = Callable[[Session], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Expect:
+    """What must still hold for a delayed event to apply (else it is stale and dropped)."""
+
+    status: str
+    steps_run: int
+    step_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _External:
+    """An action to run outside any transaction, then report as `event`."""
+
+    action: type[Action]
+    params: ActionInput
+    ctx: ActionContext
+    retries: int
+    expect: Expect
+
+
+class Runner:
+    """Executes processes for the worker's `soar.*` jobs."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        clock: Clock,
+        actions: Mapping[str, type[Action]] | None = None,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.clock = clock
+        self.actions = dict(actions) if actions is not None else load_actions()
+
+    def advance(
+        self,
+        tenant_id: uuid.UUID,
+        process_id: uuid.UUID,
+        finish_job: FinishJob,
+        *,
+        event: engine.Event | None = None,
+        expect: Expect | None = None,
+    ) -> None:
+        """Run the process until it waits or ends; `finish_job` is called in the last
+        transaction (with the job's completion, so both commit together)."""
+        external: _External | None = None
+        while True:
+            outcome = self._step(tenant_id, process_id, finish_job, event, expect, external)
+            if outcome is None:
+                return
+            if isinstance(outcome, _External):
+                external, event, expect = outcome, self._run_outside(outcome), outcome.expect
+            else:
+                external, event, expect = None, None, None
+
+    # ---------------------------------------------------------------- one step, one transaction
+
+    def _step(
+        self,
+        tenant_id: uuid.UUID,
+        process_id: uuid.UUID,
+        finish_job: FinishJob,
+        event: engine.Event | None,
+        expect: Expect | None,
+        external: _External | None,
+    ) -> _External | bool | None:
+        """Do one step; None when the run stopped (job finished), else what comes next."""
+        with unit_of_work(self.db, TenantContext(tenant_id), write=True) as session:
+            now = self.clock.now()
+            process = session.get(SoarProcess, process_id)
+            if process is None or not _applies(process, expect):
+                finish_job(session)
+                return None
+            incident = session.get(Incident, process.incident_id)
+            assert incident is not None
+            definition = self._definition(session, process)
+            if process.status == "PENDING":
+                process.status = "RUNNING"
+                take_incident(session, process, incident, now)
+                mirror(process, incident, now)
+            step = definition.step(process.current_step_id or definition.root)
+            state = engine.State(
+                dict(process.memory), [dict(frame) for frame in process.loop_stack]
+            )
+            view = IncidentView(session, incident)
+            move, logged = self._decide(
+                session, process, definition, step, state, view, event, external, now
+            )
+            if isinstance(move, _External):
+                return move  # the transaction commits the start; the action runs outside
+            kind, outcome, inputs, outputs, error = logged
+            log_step(
+                session,
+                process,
+                step.id,
+                kind,
+                outcome,
+                now,
+                self.clock.now(),
+                action=step.action if isinstance(step, ActionStep) else None,
+                inputs=inputs,
+                outputs=outputs,
+                error=error,
+                next_step=getattr(move, "step", None),
+            )
+            question = None
+            if isinstance(move, engine.Ask):
+                question = self._question_text(definition, move.step, process, state, view)
+            goes_on = apply_move(
+                session, process, incident, definition, state, move, now, question_text=question
+            )
+            if goes_on:
+                mirror(process, incident, now)
+                return True
+            finish_job(session)
+            return None
+
+    def _decide(
+        self,
+        session: Session,
+        process: SoarProcess,
+        definition: PlaybookDefinition,
+        step: AnyStep,
+        state: engine.State,
+        view: IncidentView,
+        event: engine.Event | None,
+        external: _External | None,
+        now: datetime,
+    ) -> tuple[Any, tuple[str, str, dict[str, Any], dict[str, Any], str | None]]:
+        """The move after `step` (and what to log), or an `_External` action to run first."""
+        if external is not None and event is not None and isinstance(step, ActionStep):
+            inputs = external.params.model_dump(mode="json")
+            return self._after_action(definition, state, step, external.action, event, now, inputs)
+        if event is not None:
+            return engine.route(definition, state, step, event, now), _describe(step, event)
+        if not isinstance(step, ActionStep):
+            items = self._collection(step, state, view) if isinstance(step, LoopStep) else None
+            move = engine.arrive(
+                definition,
+                state,
+                step,
+                now,
+                evaluate=lambda when: self._evaluate(when, state, view),
+                items=items,
+            )
+            assert move is not None
+            return move, (type(step).__name__.removesuffix("Step").lower(), "ok", {}, {}, None)
+        action = self.actions.get(step.action)
+        if action is None:
+            failed = engine.Failed(f"unknown action {step.action!r}")
+            return engine.route(definition, state, step, failed, now), _describe(step, failed)
+        wants_alerts = "alerts" in str(step.params) or "entities" in str(step.params)
+        try:
+            rendered = render(step.params, view.for_template(process, state.memory, wants_alerts))
+            params = action.Input.model_validate(rendered)
+        except (TemplateError, ValidationError) as exc:
+            failed = engine.Failed(f"bad parameters: {exc}")
+            return engine.route(definition, state, step, failed, now), _describe(step, failed)
+        ctx = ActionContext(
+            tenant_id=process.tenant_id,
+            process_id=process.id,
+            step_id=step.id,
+            incident=view.as_json(),
+            memory=dict(state.memory),
+            now=now,
+            settings=self.settings,
+            idempotency_key=f"{process.id}:{process.steps_run}",
+            tenant_settings=_tenant_settings(session, process.tenant_id),
+        )
+        expect = Expect("RUNNING", process.steps_run, step.id)
+        if not action.in_transaction:
+            return _External(action, params, ctx, step.retries, expect), ("", "", {}, {}, None)
+        ctx.session = session
+        result = _call_in_transaction(session, action, ctx, params)
+        inputs = params.model_dump(mode="json")
+        return self._after_action(definition, state, step, action, result, now, inputs)
+
+    def _after_action(
+        self,
+        definition: PlaybookDefinition,
+        state: engine.State,
+        step: ActionStep,
+        action: type[Action],
+        result: engine.Event,
+        now: datetime,
+        inputs: dict[str, Any],
+    ) -> tuple[Any, tuple[str, str, dict[str, Any], dict[str, Any], str | None]]:
+        if isinstance(result, engine.Done):
+            state.memory[step.id] = result.output
+            if getattr(action, "writes_memory", False):
+                state.memory.update(result.output)
+            if getattr(action, "waits", False) and "until" in result.output:
+                until = datetime.fromisoformat(str(result.output["until"]))
+                return engine.Sleep(until), ("action", "waiting", inputs, result.output, None)
+            move = engine.route(definition, state, step, result, now)
+            return move, ("action", "ok", inputs, result.output, None)
+        assert isinstance(result, engine.Failed)
+        move = engine.route(definition, state, step, result, now)
+        return move, ("action", "error", inputs, {}, result.error)
+
+    # ---------------------------------------------------------------- helpers
+
+    def _run_outside(self, external: _External) -> engine.Event:
+        """Run an outside-world action with its retries; never raises."""
+        attempts = external.retries + 1
+        for attempt in range(1, attempts + 1):
+            try:
+                output = external.action().run(external.ctx, external.params)
+                return engine.Done(output.model_dump(mode="json"))
+            except external.action.retryable as exc:
+                if attempt == attempts:
+                    return engine.Failed(f"{exc} (after {attempts} attempts)")
+                time.sleep(engine.retry_delay(attempt).total_seconds())
+            except Exception as exc:  # an action's failure fails the step, not the worker
+                return engine.Failed(f"{type(exc).__name__}: {exc}")
+        return engine.Failed("no attempt made")
+
+    def _definition(self, session: Session, process: SoarProcess) -> PlaybookDefinition:
+        return _cached_definition(process.playbook_id, process.playbook_version, session)
+
+    def _evaluate(self, when: str, state: engine.State, view: IncidentView) -> bool:
+        predicate = _predicate(when)
+        return predicate(view.for_condition(state.memory, "alerts." in when))
+
+    def _collection(self, step: LoopStep, state: engine.State, view: IncidentView) -> list[Any]:
+        if step.over == "alerts":
+            return view.alerts()
+        if step.over == "entities":
+            return view.entities()
+        value = state.memory.get(step.over.removeprefix("memory."))
+        if value is None:
+            return []
+        return list(value) if isinstance(value, list | tuple) else [value]
+
+    def _question_text(
+        self,
+        definition: PlaybookDefinition,
+        step_id: str,
+        process: SoarProcess,
+        state: engine.State,
+        view: IncidentView,
+    ) -> str:
+        step = definition.step(step_id)
+        text = getattr(step, "question", "")
+        try:
+            return str(render(text, view.for_template(process, state.memory, "alerts" in text)))
+        except TemplateError as exc:
+            return f"{text} (could not be filled in: {exc})"
+
+
+def _applies(process: SoarProcess, expect: Expect | None) -> bool:
+    if expect is None:
+        return process.status in ("PENDING", "RUNNING")
+    if process.status != expect.status or process.steps_run != expect.steps_run:
+        return False
+    return expect.step_id is None or process.current_step_id == expect.step_id
+
+
+def _describe(
+    step: AnyStep, event: engine.Event
+) -> tuple[str, str, dict[str, Any], dict[str, Any], str | None]:
+    kind = type(step).__name__.removesuffix("Step").lower()
+    if isinstance(event, engine.Failed):
+        return kind, "error", {}, {}, event.error
+    if isinstance(event, engine.TimedOut):
+        return kind, "timeout", {}, {}, None
+    if isinstance(event, engine.Answered):
+        return kind, "answered", {}, {"answer": event.answer, "by": event.by}, None
+    if isinstance(event, engine.ChildEnded):
+        return kind, "ok" if event.ok else "error", {}, {"memory": event.memory}, event.error
+    return kind, "ok", {}, event.output, None
+
+
+def _call_in_transaction(
+    session: Session, action: type[Action], ctx: ActionContext, params: ActionInput
+) -> engine.Event:
+    """Run a database action in a savepoint: a failure leaves nothing half-written."""
+    try:
+        with session.begin_nested():
+            output = action().run(ctx, params)
+        return engine.Done(output.model_dump(mode="json"))
+    except DomainError as exc:
+        return engine.Failed(exc.detail)
+    except Exception as exc:  # an action's bug fails the step, not the worker
+        log.warning("soar_action_crashed", action=action.name, error=str(exc))
+        return engine.Failed(f"{type(exc).__name__}: {exc}")
+
+
+def _tenant_settings(session: Session, tenant_id: uuid.UUID) -> dict[str, Any]:
+    tenant = session.get(Tenant, tenant_id)
+    return dict(tenant.settings or {}) if tenant is not None else {}
+
+
+@lru_cache(maxsize=1024)
+def _predicate(when: str) -> Callable[[Mapping[str, Any]], bool]:
+    return compile_predicate(parse_cached(when), Subject.PROCESS)
+
+
+_DEFINITIONS: dict[tuple[uuid.UUID, int], PlaybookDefinition] = {}
+
+
+def _cached_definition(
+    playbook_id: uuid.UUID, version: int, session: Session
+) -> PlaybookDefinition:
+    """Versions never change, so each is parsed once per process lifetime of the worker."""
+    key = (playbook_id, version)
+    found = _DEFINITIONS.get(key)
+    if found is None:
+        found = definition_of(session, playbook_id, version)
+        if len(_DEFINITIONS) > 4096:
+            _DEFINITIONS.clear()
+        _DEFINITIONS[key] = found
+    return found

@@ -1,0 +1,88 @@
+"""What steps see: the incident as the API shows it, its alerts and entities, on demand."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from muster.alerts.schemas import AlertRead
+from muster.incidents.schemas import IncidentListItem
+from muster.incidents.service import alerts_of
+from muster.models import Incident, SoarProcess
+
+
+@dataclass(slots=True)
+class IncidentView:
+    """An incident for templates (JSON-style values) and conditions (native values); the
+    alerts are loaded the first time a step asks for them."""
+
+    session: Session
+    incident: Incident
+    _json: dict[str, Any] | None = None
+    _native: dict[str, Any] | None = None
+    _alerts: list[dict[str, Any]] | None = field(default=None)
+
+    def as_json(self) -> dict[str, Any]:
+        """camelCase, JSON types (ids and times as strings): for templates and actions."""
+        if self._json is None:
+            self._json = IncidentListItem.model_validate(self.incident).model_dump(
+                mode="json", by_alias=True
+            )
+        return self._json
+
+    def native(self) -> dict[str, Any]:
+        """camelCase, Python types (datetimes): for filter-language conditions."""
+        if self._native is None:
+            self._native = IncidentListItem.model_validate(self.incident).model_dump(by_alias=True)
+        return self._native
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """The incident's alerts (camelCase, without raw), oldest first."""
+        if self._alerts is None:
+            self._alerts = [
+                AlertRead.model_validate(alert).model_dump(mode="json", by_alias=True)
+                for alert in alerts_of(self.session, self.incident.id)
+            ]
+        return self._alerts
+
+    def entities(self) -> list[dict[str, Any]]:
+        """Every entity of the incident's alerts, each (type, value) once."""
+        seen: set[tuple[str, str]] = set()
+        out: list[dict[str, Any]] = []
+        for alert in self.alerts():
+            for entity in alert.get("entities") or ():
+                key = (str(entity.get("type")), str(entity.get("value")))
+                if key not in seen:
+                    seen.add(key)
+                    out.append(entity)
+        return out
+
+    def for_condition(self, memory: Mapping[str, Any], wants_alerts: bool) -> dict[str, Any]:
+        """The item a condition is evaluated on (`muster.query.Subject.PROCESS`)."""
+        item = dict(self.native())
+        item["memory"] = memory
+        if wants_alerts:
+            item["alerts"] = self.alerts()
+        return item
+
+    def for_template(
+        self, process: SoarProcess, memory: Mapping[str, Any], wants_alerts: bool
+    ) -> dict[str, Any]:
+        """The names a template may use: incident, memory, process, alerts, entities."""
+        context: dict[str, Any] = {
+            "incident": self.as_json(),
+            "memory": memory,
+            "process": {
+                "id": str(process.id),
+                "processHash": process.process_hash,
+                "playbookId": str(process.playbook_id),
+                "playbookVersion": process.playbook_version,
+            },
+        }
+        if wants_alerts:
+            context["alerts"] = self.alerts()
+            context["entities"] = self.entities()
+        return context

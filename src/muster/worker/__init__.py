@@ -1,0 +1,1 @@
+"""Jobs: the durable queue (`jobs`) and the worker loop that claims and runs them."""
