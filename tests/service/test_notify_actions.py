@@ -11,6 +11,7 @@ import email
 import email.policy
 import json
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -130,6 +131,11 @@ class RecordingServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), Handler)
         self.recorded: list[Received] = []
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up (the timeout tests) is expected; anything else is reported."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
 
 @pytest.fixture()
 def http_server() -> Iterator[HttpServer]:
@@ -200,7 +206,9 @@ def mail_server() -> Iterator[MailServer]:
 
 
 def context(
-    settings: Settings | None = None, allowed: list[str] | None = None, run: int = 3
+    settings: Settings | None = None,
+    allowed: tuple[str, ...] | list[str] = ("127.0.0.1",),
+    run: int = 3,
 ) -> ActionContext:
     return ActionContext(
         tenant_id=uuid.uuid4(),
@@ -211,7 +219,7 @@ def context(
         now=NOW,
         settings=settings or Settings(database_url="sqlite://"),
         idempotency_key=f"{PROCESS_ID}:{run}",
-        tenant_settings={} if allowed is None else {"soarAllowedHosts": allowed},
+        tenant_settings={"soarAllowedHosts": list(allowed)},
     )
 
 
@@ -373,6 +381,11 @@ class TestHttpRequest:
             load_actions()["http_request"].Input.model_validate(
                 {"url": "http://x.example", "json": {}, "body": "x"}
             )
+
+
+def test_webhooks_go_only_to_allowed_hosts(http_server: HttpServer) -> None:
+    with pytest.raises(HostNotAllowed):
+        run("send_webhook", {"url": f"{http_server.url}/ok"}, context(allowed=[]))
 
 
 @pytest.mark.parametrize(

@@ -107,11 +107,19 @@ class TestIds:
                 "steps[0].onTimeout",
             ),
             (
-                {"id": "a", "kind": "condition", "branches": [{"when": "severity = 1", "next": "x"}]},
+                {
+                    "id": "a",
+                    "kind": "condition",
+                    "branches": [{"when": "severity = 1", "next": "x"}],
+                },
                 "steps[0].branches[0].next",
             ),
             (
-                {"id": "a", "kind": "condition", "branches": [{"when": "severity = 1", "next": "a2"}]}
+                {
+                    "id": "a",
+                    "kind": "condition",
+                    "branches": [{"when": "severity = 1", "next": "a2"}],
+                }
                 | {"else": "x"},
                 "steps[0].else",
             ),
@@ -344,7 +352,7 @@ class TestShape:
             {"id": "c", "kind": "action", "action": "nope"},
             criteria="bad =",
         )
-        assert [p.step for p in found][0] is None
+        assert found[0].step is None
         steps = [p.field.split(".")[0] for p in found if p.step]
         assert steps == sorted(steps)
 

@@ -54,6 +54,7 @@ STEP_LAST = ("next", "onError")
 STEP_ALWAYS_SHOWN = frozenset({"id", "kind", "timeout"})
 STEP_KINDS = frozenset({"action", "condition", "question", "loop", "playbook", "end"})
 MAX_DEPTH = 100
+ODD_BREAKS = ("\r", "\x85", "\u2028", "\u2029")  # line breaks to YAML besides \n
 
 
 class _Loader(yaml.SafeLoader):
@@ -88,7 +89,11 @@ class _Dumper(yaml.SafeDumper):
 
 
 def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = "|" if "\n" in value else None
+    style = None
+    if any(c in value for c in ODD_BREAKS):  # only double quotes keep these exactly
+        style = '"'
+    elif "\n" in value:
+        style = "|"
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 

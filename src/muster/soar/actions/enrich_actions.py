@@ -13,7 +13,7 @@ import json
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import Field, field_validator, model_validator
 from sqlalchemy import String, cast, func, or_, select
@@ -73,6 +73,8 @@ class AttackLookup(Action):
     """Names and tactics of a MITRE ATT&CK technique and/or tactic, from the offline catalogue."""
 
     name = "attack_lookup"
+    # no I/O: it runs inside the step's transaction (one commit per step)
+    in_transaction: ClassVar[bool] = True
     summary = "Look up a MITRE ATT&CK technique and/or tactic (any accepted spelling)."
     Input = AttackInput
     Output = AttackOutput
@@ -145,6 +147,8 @@ class ClassifyIp(Action):
     """What kind of address an IP is, and which of the given networks contain it."""
 
     name = "classify_ip"
+    # no I/O: it runs inside the step's transaction (one commit per step)
+    in_transaction: ClassVar[bool] = True
     summary = "Classify an IP (private, loopback, global…) and test it against CIDR networks."
     Input = ClassifyIpInput
     Output = ClassifyIpOutput

@@ -28,6 +28,8 @@ class SetMemory(Action):
     """Write `values` into the run's memory (the engine merges the output into memory)."""
 
     name = "set_memory"
+    # no I/O: it runs inside the step's transaction (one commit per step)
+    in_transaction: ClassVar[bool] = True
     summary = (
         "Set memory keys: the output is `values`, which the engine merges into memory "
         "(writes_memory)."
@@ -64,6 +66,8 @@ class Wait(Action):
     """Pause the run for `duration` (the engine sleeps until the output's `until`)."""
 
     name = "wait"
+    # no I/O: it runs inside the step's transaction (one commit per step)
+    in_transaction: ClassVar[bool] = True
     summary = "Wait for a duration such as 30s or 5m; the engine resumes the run afterwards."
     Input = WaitInput
     Output = WaitOutput

@@ -26,7 +26,14 @@ from muster.config import Settings
 from muster.schema_base import Email, ShortText, Text
 from muster.soar.actions.base import Action, ActionContext, RetryableError, register
 from muster.soar.actions.camel import CamelInput, CamelOutput
-from muster.soar.actions.http_actions import USER_AGENT, check_url, judge, send, timeout_for
+from muster.soar.actions.http_actions import (
+    USER_AGENT,
+    check_allowed,
+    check_url,
+    judge,
+    send,
+    timeout_for,
+)
 
 __all__ = ["MailRefused", "SendEmail", "SendWebhook", "message_id", "tagged_subject"]
 
@@ -190,7 +197,10 @@ class SendWebhook(Action):
     transport: ClassVar[httpx.BaseTransport | None] = None
 
     def run(self, ctx: ActionContext, params: WebhookInput) -> WebhookOutput:
-        """The receiver answered 2xx, or RetryableError / RequestFailed."""
+        """The receiver answered 2xx, or RetryableError / RequestFailed; like `http_request`,
+        only to hosts in the tenant's `soarAllowedHosts` (a playbook must not probe the
+        network muster runs in)."""
+        check_allowed(params.url, ctx.tenant_settings)
         body = params.body
         if body is None:
             body = {**ctx.incident, "processId": str(ctx.process_id), "stepId": ctx.step_id}
