@@ -20,6 +20,8 @@ from muster.config import Settings
 from muster.db import SystemContext, create_db_engine, unit_of_work
 from muster.db.engine import Database
 from muster.db.migrate import upgrade
+from muster.tenants.schemas import TenantCreate
+from muster.tenants.service import create_tenant
 from muster.worker.jobs import JOBS, enqueue
 
 runner = CliRunner()
@@ -38,7 +40,18 @@ def test_runs_jobs_and_stops_on_sigterm(tmp_path: Path) -> None:
     db = create_db_engine(settings)
     now = SystemClock().now()
     with unit_of_work(db, SystemContext(), write=True) as session:
-        job_id = enqueue(session, "test.cli-no-such-kind", {}, run_at=now, now=now)
+        tenant_id = create_tenant(session, TenantCreate(name="worker-cli"), now).id
+        # a timer for a run that does not exist: handled (and completed) as a stale timer
+        job_id = enqueue(
+            session,
+            "soar.wake",
+            {"processId": str(uuid.uuid4()), "token": 0},
+            run_at=now,
+            tenant_id=tenant_id,
+            now=now,
+        )
+        # a kind this build has no handler for: left for a worker that knows it
+        foreign_id = enqueue(session, "test.cli-no-such-kind", {}, run_at=now, now=now)
     env = {**os.environ, "MUSTER_DATABASE_URL": settings.database_url, "MUSTER_LOG_LEVEL": "info"}
     code = "import sys; from muster.cli import main; sys.argv[0] = 'muster'; main()"
     process = subprocess.Popen(
@@ -53,10 +66,11 @@ def test_runs_jobs_and_stops_on_sigterm(tmp_path: Path) -> None:
     reader.start()
     try:
         deadline = time.monotonic() + 60
-        while _state(db, job_id) != "failed" and time.monotonic() < deadline:
+        while _state(db, job_id) != "done" and time.monotonic() < deadline:
             assert process.poll() is None, "".join(lines)
             time.sleep(0.1)
-        assert _state(db, job_id) == "failed", "".join(lines)
+        assert _state(db, job_id) == "done", "".join(lines)
+        assert _state(db, foreign_id) == "queued", "".join(lines)
         process.send_signal(signal.SIGTERM)
         started = time.monotonic()
         assert process.wait(timeout=10) == 0, "".join(lines)

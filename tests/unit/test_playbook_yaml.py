@@ -69,6 +69,24 @@ class TestLoad:
         text = "name: x\nsteps: [{id: a, kind: action, action: b, params: {v: [on, No, TRUE]}}]"
         assert load_yaml(text).steps[0].params == {"v": ["on", "No", True]}  # type: ignore[union-attr]
 
+    def test_scalars_resolve_as_json_would(self) -> None:
+        text = (
+            "name: x\nsteps: [{id: a, kind: action, action: b, params: "
+            "{a: 010, b: 1_000, c: 12:30, d: 1e3, e: -1.5, f: 7, g: ~, h: 0x1F, '<<': m}}]"
+        )
+        params = load_yaml(text).steps[0].params  # type: ignore[union-attr]
+        assert params == {
+            "a": "010",
+            "b": "1_000",
+            "c": "12:30",
+            "d": 1000.0,
+            "e": -1.5,
+            "f": 7,
+            "g": None,
+            "h": "0x1F",
+            "<<": "m",
+        }
+
     def test_same_definition_as_json(self) -> None:
         data = yaml.safe_load(SAMPLE)
         data["steps"][0]["options"] = ["yes", "no"]
@@ -123,6 +141,15 @@ class TestErrors:
     def test_not_a_mapping(self, text: str) -> None:
         assert invalid(text).errors[0]["field"] == "body"
 
+    def test_control_character_names_its_position(self) -> None:
+        error = invalid("name: x\nsteps:\n- a\x07b\n")
+        assert (error.errors[0]["line"], error.errors[0]["column"]) == (3, 4)
+
+    @pytest.mark.parametrize("depth", [120, 5000])
+    def test_deep_nesting(self, depth: int) -> None:
+        error = invalid("name: x\nsteps: " + "[" * depth + "]" * depth + "\n")
+        assert "deep" in error.detail
+
     def test_several_documents(self) -> None:
         error = invalid("name: x\n---\nname: y\n")
         assert error.code == "request.malformed_yaml" and error.errors[0]["line"] == 2
@@ -175,7 +202,10 @@ def test_round_trip_of_tricky_text(text: str) -> None:
 # -- round trip over generated definitions ---------------------------------------------------
 
 ids = st.from_regex(r"[A-Za-z][A-Za-z0-9_-]{0,8}", fullmatch=True)
-texts = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=30)
+TRICKY = ["yes", "No", "010", "1_000", "12:30", "1e3", ".5", "0x1F", "<<", "=", "~", "null", "-"]
+texts = st.sampled_from(TRICKY) | st.text(
+    st.characters(codec="utf-8", exclude_characters="\x00"), max_size=30
+)
 names = texts.map(str.strip).filter(bool)
 json_values = st.recursive(
     st.none()

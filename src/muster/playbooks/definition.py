@@ -24,7 +24,7 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_serializer, field_validator, model_validator
 
 from muster.schema_base import ApiModel, Name, ShortText, Text
 
@@ -123,6 +123,10 @@ class QuestionStep(_Step):
     @classmethod
     def _duration(cls, value: Any) -> timedelta:
         return parse_duration(value)
+
+    @field_serializer("timeout")
+    def _spelled(self, value: timedelta) -> str:
+        return format_duration(value)
 
     @field_validator("options")
     @classmethod

@@ -140,6 +140,19 @@ def update_playbook(
     playbook.version += 1
     playbook.updated_at = now
     _store(session, playbook, definition, actor, now)
+    _record_update(session, playbook, before, steps_before, actor, now)
+    return playbook
+
+
+def _record_update(
+    session: Session,
+    playbook: Playbook,
+    before: Mapping[str, Any],
+    steps_before: Any,
+    actor: Actor,
+    now: datetime,
+) -> None:
+    """Audit a save: the version step, the settings that changed, whether the steps did."""
     changes: dict[str, Any] = {"version": [playbook.version - 1, playbook.version]}
     for name, value in before.items():
         if value != getattr(playbook, name):
@@ -155,7 +168,6 @@ def update_playbook(
         reason="steps changed" if steps_changed else "steps unchanged",
         subject_type="playbook",
     )
-    return playbook
 
 
 def delete_playbook(session: Session, playbook_id: uuid.UUID, actor: Actor, now: datetime) -> None:

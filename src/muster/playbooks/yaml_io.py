@@ -6,9 +6,10 @@ same names and shapes go out: `to_document` is what a version stores and the API
 (camelCase, durations as `15m`), and `dump_yaml` writes it in a fixed key order without the
 defaults that are noise. `load_yaml(dump_yaml(d)) == d`.
 
-YAML is read with a safe loader that also keeps the text JSON-like: `true`/`false` are the only
-booleans (`yes`, `no`, `on`, `off` stay text), timestamps stay text, anchors and aliases are
-refused, and a value that JSON cannot hold (binary, a set, `.nan`) is refused by name.
+YAML is read with a safe loader that also keeps the text JSON-like: scalars resolve as in YAML
+1.2 (`true`/`false` are the only booleans, so `yes`, `no`, `on`, `off` stay text; `010`,
+`1_000` and `12:30` stay text; so do timestamps; `<<` is an ordinary key), anchors and aliases
+are refused, and a value that JSON cannot hold (binary, a set, `.nan`) is refused by name.
 """
 
 from __future__ import annotations
@@ -69,16 +70,24 @@ class _Loader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
-_BOOL = "tag:yaml.org,2002:bool"
+# JSON's scalars, spelled as YAML 1.2 does: no `yes`/`on`, octal `010`, `1_000`, `12:30`
+_TAG = "tag:yaml.org,2002:"
+_SCALARS = {
+    "bool": (r"true|True|TRUE|false|False|FALSE", "tTfF"),
+    "int": (r"[-+]?(?:0|[1-9][0-9]*)", "-+0123456789"),
+    "float": (
+        r"[-+]?(?:(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|[0-9]+[eE][-+]?[0-9]+"
+        r"|\.(?:inf|Inf|INF))|\.(?:nan|NaN|NAN)",
+        "-+0123456789.",
+    ),
+}
+_REPLACED = {_TAG + name for name in (*_SCALARS, "timestamp", "merge", "value")}
 _Loader.yaml_implicit_resolvers = {
-    first: [
-        (tag, regexp)
-        for tag, regexp in resolvers
-        if tag not in (_BOOL, "tag:yaml.org,2002:timestamp")
-    ]
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in _REPLACED]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
-_Loader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), "tTfF")
+for _name, (_pattern, _first) in _SCALARS.items():
+    _Loader.add_implicit_resolver(_TAG + _name, re.compile(f"^(?:{_pattern})$"), list(_first))
 
 
 class _Dumper(yaml.SafeDumper):
@@ -98,37 +107,55 @@ def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 
 
 _Dumper.add_representer(str, _text)
+# text that either YAML 1.1 or the loader above would read as something else is quoted
+_Dumper.yaml_implicit_resolvers = {
+    first: [
+        *yaml.SafeDumper.yaml_implicit_resolvers.get(first, []),
+        *_Loader.yaml_implicit_resolvers.get(first, []),
+    ]
+    for first in {*yaml.SafeDumper.yaml_implicit_resolvers, *_Loader.yaml_implicit_resolvers}
+}
 
 
 def load_yaml(text: str) -> PlaybookDefinition:
     """The definition in a YAML text, or `InvalidInput` naming the line and column at fault."""
-    loader = _Loader(text)
-    try:
-        node = loader.get_single_node()
-        data = None if node is None else loader.construct_document(node)
-    except yaml.MarkedYAMLError as exc:
-        raise _yaml_error(exc) from None
-    except yaml.YAMLError as exc:
-        message = f"is not YAML: {exc}"
-        raise InvalidInput.field("body", message, code="request.malformed_yaml") from None
-    except RecursionError:
-        raise InvalidInput.field(
-            "body", "is nested too deeply", code="request.malformed_yaml"
-        ) from None
-    finally:
-        loader.dispose()
+    node, data = _compose(text)
     if data is None:
         raise InvalidInput.field("body", "is empty; send a playbook", code="request.malformed_yaml")
     _check_json_like(data, "", 0, node)
     return parse_definition(data, node=node)
 
 
-def _yaml_error(exc: yaml.MarkedYAMLError) -> InvalidInput:
-    mark = exc.problem_mark or exc.context_mark
-    line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-    message = exc.problem or "is not valid YAML"
-    if exc.context:
-        message += f" ({exc.context})"
+def _compose(text: str) -> tuple[Any, Any]:
+    """The YAML node tree (for positions) and the plain data of the text."""
+    loader = None
+    try:
+        loader = _Loader(text)
+        node = loader.get_single_node()
+        return node, None if node is None else loader.construct_document(node)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        message = exc.problem or "is not valid YAML"
+        if exc.context:
+            message += f" ({exc.context})"
+        where = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+        raise _yaml_error(message, *where) from None
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - text.rfind("\n", 0, exc.position)
+        message = f"holds a character YAML does not allow: #x{exc.character:04x}"
+        raise _yaml_error(message, line, column) from None
+    except yaml.YAMLError as exc:
+        raise _yaml_error(f"is not valid YAML: {exc}", 1, 1) from None
+    except RecursionError:
+        message = "is nested too deeply"
+        raise InvalidInput.field("body", message, code="request.malformed_yaml") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+def _yaml_error(message: str, line: int, column: int) -> InvalidInput:
     entry = {"field": "body", "message": message, "line": line, "column": column}
     return InvalidInput(
         f"body: YAML error at line {line}, column {column}: {message}",

@@ -1,12 +1,13 @@
-"""Running a process: one step per write transaction, from the jobs the worker claims.
+"""Running a process: steps in write transactions, from the jobs the worker claims.
 
 A `soar.run` job runs a process from its current step until it waits (a question, a `wait`,
-a child playbook) or ends. Each step commits on its own with its log entry and the move, so
-a worker killed mid-run leaves the process at its last committed step, and the job (whose
-lease then expires) is taken over by another worker, which continues from there. Actions on
-muster's data run inside the step's transaction; actions on the outside world run between
-two transactions, so no database lock is held while a webhook answers, and may be repeated
-after a crash — with the same idempotency key (`<processId>:<stepsRun>`).
+a child playbook) or ends. Steps on muster's own data run several to a transaction (up to
+`MAX_STEPS_PER_TRANSACTION` or `TRANSACTION_BUDGET_S`), each with its log entry and its
+move, so they commit together or not at all; a worker killed mid-run leaves the process at
+its last committed step, and the job (whose lease then expires) is taken over by another
+worker, which continues from there. Actions on the outside world run between two
+transactions, so no database lock is held while a webhook answers, and may be repeated after
+a crash, with the same idempotency key (`<processId>:<stepsRun>`).
 
 `soar.timeout` and `soar.wake` jobs are the timers: they continue a run that still waits at
 the step they were set for (a stale timer is a no-op).
@@ -44,6 +45,11 @@ from muster.soar.views import IncidentView
 log = structlog.get_logger("muster.soar")
 
 FinishJob = Callable[[Session], None]
+# Steps that need no outside world run several to a transaction: they commit together or not
+# at all, so a crash repeats them all (their effects were rolled back too). The budget bounds
+# how long one run holds SQLite's write lock.
+MAX_STEPS_PER_TRANSACTION = 50
+TRANSACTION_BUDGET_S = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +108,7 @@ class Runner:
             else:
                 external, event, expect = None, None, None
 
-    # ---------------------------------------------------------------- one step, one transaction
+    # ---------------------------------------------------------------- steps in one transaction
 
     def _step(
         self,
@@ -113,7 +119,9 @@ class Runner:
         expect: Expect | None,
         external: _External | None,
     ) -> _External | bool | None:
-        """Do one step; None when the run stopped (job finished), else what comes next."""
+        """Run steps in one transaction until the run waits, ends, reaches an outside-world
+        action or spends its budget; None when the run stopped (job finished), True to go on
+        in a new transaction, or the outside action to run first."""
         with unit_of_work(self.db, TenantContext(tenant_id), write=True) as session:
             now = self.clock.now()
             process = session.get(SoarProcess, process_id)
@@ -127,42 +135,47 @@ class Runner:
                 process.status = "RUNNING"
                 take_incident(session, process, incident, now)
                 mirror(process, incident, now)
-            step = definition.step(process.current_step_id or definition.root)
-            state = engine.State(
-                dict(process.memory), [dict(frame) for frame in process.loop_stack]
-            )
-            view = IncidentView(session, incident)
-            move, logged = self._decide(
-                session, process, definition, step, state, view, event, external, now
-            )
-            if isinstance(move, _External):
-                return move  # the transaction commits the start; the action runs outside
-            kind, outcome, inputs, outputs, error = logged
-            log_step(
-                session,
-                process,
-                step.id,
-                kind,
-                outcome,
-                now,
-                self.clock.now(),
-                action=step.action if isinstance(step, ActionStep) else None,
-                inputs=inputs,
-                outputs=outputs,
-                error=error,
-                next_step=getattr(move, "step", None),
-            )
-            question = None
-            if isinstance(move, engine.Ask):
-                question = self._question_text(definition, move.step, process, state, view)
-            goes_on = apply_move(
-                session, process, incident, definition, state, move, now, question_text=question
-            )
-            if goes_on:
-                mirror(process, incident, now)
-                return True
-            finish_job(session)
-            return None
+            deadline = time.monotonic() + TRANSACTION_BUDGET_S
+            for _ in range(MAX_STEPS_PER_TRANSACTION):
+                step = definition.step(process.current_step_id or definition.root)
+                state = engine.State(
+                    dict(process.memory), [dict(frame) for frame in process.loop_stack]
+                )
+                view = IncidentView(session, incident)  # fresh: the last step may have changed it
+                move, logged = self._decide(
+                    session, process, definition, step, state, view, event, external, now
+                )
+                event, external = None, None
+                if isinstance(move, _External):
+                    return move  # the steps so far commit; the action runs outside
+                kind, outcome, inputs, outputs, error = logged
+                log_step(
+                    session,
+                    process,
+                    step.id,
+                    kind,
+                    outcome,
+                    now,
+                    self.clock.now(),
+                    action=step.action if isinstance(step, ActionStep) else None,
+                    inputs=inputs,
+                    outputs=outputs,
+                    error=error,
+                    next_step=getattr(move, "step", None),
+                )
+                question = None
+                if isinstance(move, engine.Ask):
+                    question = self._question_text(definition, move.step, process, state, view)
+                if not apply_move(
+                    session, process, incident, definition, state, move, now, question_text=question
+                ):
+                    finish_job(session)
+                    return None
+                if time.monotonic() > deadline:
+                    break
+                now = self.clock.now()
+            mirror(process, incident, now)
+            return True
 
     def _decide(
         self,
@@ -214,10 +227,10 @@ class Runner:
             now=now,
             settings=self.settings,
             idempotency_key=f"{process.id}:{process.steps_run}",
-            tenant_settings=_tenant_settings(session, process.tenant_id),
         )
         expect = Expect("RUNNING", process.steps_run, step.id)
-        if not action.in_transaction:
+        if not action.in_transaction:  # outside-world actions see the tenant's settings
+            ctx.tenant_settings = _tenant_settings(session, process.tenant_id)
             return _External(action, params, ctx, step.retries, expect), ("", "", {}, {}, None)
         ctx.session = session
         result = _call_in_transaction(session, action, ctx, params)

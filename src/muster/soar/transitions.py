@@ -54,11 +54,17 @@ def mirror(process: SoarProcess, incident: Incident, now: datetime) -> None:
     """Copy the process state onto the incident's `soar*` fields (if it is the current one)."""
     if process.parent_process_id is not None:
         return  # a child runs inside its parent: the incident shows the parent
+    timeout = process.timeout_at if process.status in ("WAITING_INPUT", "SLEEPING") else None
+    status = INCIDENT_STATUS[process.status]
+    if (incident.soar_process_id, incident.soar_status, incident.soar_timeout) == (
+        process.id,
+        status,
+        timeout,
+    ):
+        return  # unchanged: no write (a run's steps would otherwise update the incident each)
     incident.soar_process_id = process.id
-    incident.soar_status = INCIDENT_STATUS[process.status]
-    incident.soar_timeout = (
-        process.timeout_at if process.status in ("WAITING_INPUT", "SLEEPING") else None
-    )
+    incident.soar_status = status
+    incident.soar_timeout = timeout
     incident.updated_at = now
 
 

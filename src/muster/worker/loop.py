@@ -18,7 +18,8 @@ Policy:
   `max_attempts`. `LeaseLost` is not a failure: the job belongs to its new worker.
 - A handler that returns without calling `complete` is completed by the worker (with a
   warning), so it does not run again when its lease ends.
-- A job of a kind with no handler fails at once (claim only some kinds with `kinds=`).
+- A worker claims only the kinds it has handlers for (or the narrower `kinds=`), so workers
+  of an older release, or of another component sharing the table, leave new kinds alone.
 - A job taken over more than `max_attempts` times (it keeps killing its worker) fails.
 - Work longer than half the lease renews it with `extend`; the worker renews a queued job's
   lease before starting it when half of it is gone.
@@ -94,7 +95,7 @@ class Worker:
         self.poll_seconds = poll_seconds
         self.lease = lease
         self.batch = batch
-        self.kinds = None if kinds is None else frozenset(kinds)
+        self.kinds = frozenset(self.handlers if kinds is None else kinds)
         self.max_attempts = max_attempts
         self.keep_done = keep_done
         self.purge_every = purge_every
@@ -153,7 +154,7 @@ class Worker:
 
     def _loop(self, slot: int) -> None:
         worker_id = self.worker_ids[slot]
-        log.info("worker_started", worker_id=worker_id, kinds=sorted(self.kinds or ["*"]))
+        log.info("worker_started", worker_id=worker_id, kinds=sorted(self.kinds))
         outages = 0
         while not self._stopping.is_set():
             try:

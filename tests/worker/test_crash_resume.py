@@ -1,0 +1,391 @@
+"""A worker killed (SIGKILL) while a `send_webhook` step is in flight leaves the run at that
+step; once the job's lease has run out another worker takes the job over and finishes the run,
+sending the webhook again with the same `Idempotency-Key` (at least once, never silently lost).
+
+Everything is real: `muster db upgrade`, `tenant create` and `apikey create` run as
+subprocesses, `muster serve` (no embedded worker) serves the API, two `muster worker` processes
+run the jobs, and a loopback HTTP receiver in the test process holds the first webhook long
+enough to kill its worker mid-request. Runs on a fresh SQLite file and on a fresh PostgreSQL
+schema (skipped when no server answers, unless MUSTER_REQUIRE_POSTGRES=1).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, select, text
+from tests.conftest import PG_SERVER, REQUIRE_PG, _pg_reachable
+from tests.factories import alert
+
+from muster.config import Settings
+from muster.db import SystemContext, create_db_engine, unit_of_work
+from muster.soar.transitions import RUN
+from muster.worker.jobs import JOBS
+
+LEASE_S = 3  # MUSTER_JOB_LEASE_SECONDS of both workers
+FIRST_HOLD_S = 10.0  # how long the receiver holds the first webhook
+RESUME_WITHIN_S = 15.0  # worker B started -> process FINISHED
+CLI = "import sys; from muster.cli import main; sys.argv[0] = 'muster'; main()"
+
+
+# ------------------------------------------------------------------ the webhook receiver
+
+
+@dataclass(frozen=True)
+class Hook:
+    """One request as the receiver saw it."""
+
+    path: str
+    idempotency_key: str | None
+    body: Any
+    at: float  # time.monotonic() on arrival
+
+
+class Receiver(ThreadingHTTPServer):
+    """Records every POST; holds the first `/hook` request up to FIRST_HOLD_S, answers the
+    others at once."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _HookHandler)
+        self.lock = threading.Lock()
+        self.hooks: list[Hook] = []
+        self.first = threading.Event()  # the first /hook request arrived
+        self.release = threading.Event()  # let the held request answer (teardown)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_port}/hook"
+
+    def received(self) -> list[Hook]:
+        with self.lock:
+            return list(self.hooks)
+
+
+class _HookHandler(BaseHTTPRequestHandler):
+    server: Receiver
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep pytest output clean
+        pass
+
+    def do_POST(self) -> None:
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        try:
+            body: Any = json.loads(raw)
+        except ValueError:
+            body = raw.decode(errors="replace")
+        hook = Hook(self.path, self.headers.get("Idempotency-Key"), body, time.monotonic())
+        with self.server.lock:
+            self.server.hooks.append(hook)
+            first = sum(h.path == "/hook" for h in self.server.hooks) == 1 and hook.path == "/hook"
+        if first:
+            self.server.first.set()
+            self.server.release.wait(FIRST_HOLD_S)
+        answer = b'{"received": true}'
+        try:
+            self.send_response(200 if hook.path == "/hook" else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+        except OSError:  # the killed worker's connection is gone
+            pass
+
+
+@pytest.fixture()
+def receiver() -> Iterator[Receiver]:
+    server = Receiver()
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.release.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+# ------------------------------------------------------------------ the database
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of a database nobody has touched (a new file, or a new PostgreSQL schema)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'crash.db'}"
+        return
+    if not _pg_reachable():
+        if REQUIRE_PG:
+            pytest.fail("PostgreSQL is required (MUSTER_REQUIRE_POSTGRES=1) but unreachable")
+        pytest.skip("PostgreSQL at 127.0.0.1:5432 is not reachable: crash test SKIPPED")
+    schema = f"muster_crash_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{PG_SERVER}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
+# ------------------------------------------------------------------ muster subprocesses
+
+
+class Processes:
+    """`muster` commands run by the test; long-running ones log to files in `logs`."""
+
+    def __init__(self, env: dict[str, str], logs: Path) -> None:
+        self.env = env
+        self.logs = logs
+        self.running: dict[str, subprocess.Popen[bytes]] = {}
+
+    def run_json(self, *args: str) -> Any:
+        """Run a command to its end and parse its JSON output."""
+        done = self.run(*args)
+        return json.loads(done.stdout)
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [sys.executable, "-c", CLI, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, f"muster {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
+        return done
+
+    def start(self, name: str, *args: str, **env: str) -> subprocess.Popen[bytes]:
+        with (self.logs / f"{name}.log").open("wb") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-c", CLI, *args],
+                env={**self.env, **env},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        self.running[name] = process
+        return process
+
+    def tails(self) -> str:
+        """The end of every log, for failure messages."""
+        parts = []
+        for name in self.running:
+            lines = (self.logs / f"{name}.log").read_text(errors="replace").splitlines()
+            parts.append(f"--- {name} (exit {self.running[name].poll()}):\n" + "\n".join(lines[-40:]))
+        return "\n".join(parts)
+
+    def stop_all(self) -> None:
+        for process in self.running.values():
+            if process.poll() is None:
+                process.terminate()
+        for process in self.running.values():
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def wait_for(
+    fetch: Callable[[], Any], done: Callable[[Any], bool], timeout: float, why: Callable[[], str]
+) -> Any:
+    """Poll until `done(fetch())`; return the last answer (fail with it on timeout)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        last = fetch()
+        if done(last):
+            return last
+        if time.monotonic() > deadline:
+            pytest.fail(f"not reached in {timeout}s; last: {last}\n{why()}")
+        time.sleep(0.1)
+
+
+def playbook(url: str) -> dict[str, Any]:
+    """set_memory -> send_webhook (no retries) -> add_tags -> end, on every new incident."""
+    return {
+        "name": f"crash-resume-{uuid.uuid4().hex[:8]}",
+        "trigger": "incident",
+        "steps": [
+            {
+                "id": "remember",
+                "kind": "action",
+                "action": "set_memory",
+                "params": {"values": {"phase": "before-webhook"}},
+                "next": "notify",
+            },
+            {
+                "id": "notify",
+                "kind": "action",
+                "action": "send_webhook",
+                "params": {"url": url},
+                "retries": 0,
+                "next": "tag",
+            },
+            {
+                "id": "tag",
+                "kind": "action",
+                "action": "add_tags",
+                "params": {"tags": ["after-crash"]},
+                "next": "done",
+            },
+            {"id": "done", "kind": "end"},
+        ],
+    }
+
+
+# ------------------------------------------------------------------ the test
+
+
+def test_a_run_whose_worker_was_killed_mid_webhook_is_finished_by_another_worker(
+    database_url: str, receiver: Receiver, tmp_path: Path
+) -> None:
+    t0 = time.monotonic()
+    env = {
+        **os.environ,
+        "MUSTER_DATABASE_URL": database_url,
+        "MUSTER_EMBEDDED_WORKER": "false",
+        "MUSTER_JOB_LEASE_SECONDS": str(LEASE_S),
+        "MUSTER_WORKER_POLL_SECONDS": "0.1",
+        "MUSTER_LOG_LEVEL": "info",
+    }
+    muster = Processes(env, tmp_path)
+    port = free_port()
+    api = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
+    try:
+        muster.run("db", "upgrade")
+        muster.start("serve", "serve", "--host", "127.0.0.1", "--port", str(port))
+        worker_a = muster.start("worker-a", "worker", "--poll", "0.1")
+        tenant = muster.run_json("tenant", "create", f"crash-{uuid.uuid4().hex[:8]}", "--json")
+        keys = {
+            role: muster.run_json(
+                "apikey", "create", "--tenant", tenant["id"], "--role", role, "--json"
+            )["key"]
+            for role in ("analyst", "tenant_admin")
+        }
+        analyst = {"Authorization": f"Bearer {keys['analyst']}"}
+        admin = {"Authorization": f"Bearer {keys['tenant_admin']}"}
+
+        def up() -> bool:
+            try:
+                return api.get("/health").status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_for(up, bool, 30, muster.tails)
+        allowed = api.patch(
+            f"/api/v1/tenants/{tenant['id']}",
+            json={"settings": {"soarAllowedHosts": ["127.0.0.1"]}},
+            headers=admin,
+        )
+        assert allowed.status_code == 200, allowed.text
+        saved = api.post("/api/v1/playbooks", json=playbook(receiver.url), headers=admin)
+        assert saved.status_code == 201, saved.text
+        t_setup = time.monotonic()
+
+        # worker A runs set_memory, then sends the webhook, which the receiver holds
+        ingested = api.post(
+            "/api/v1/alerts", json=alert(hostname=f"h-{uuid.uuid4().hex[:8]}"), headers=analyst
+        )
+        assert ingested.status_code == 200, ingested.text
+        incident_id = ingested.json()["items"][0]["incidentId"]
+        assert receiver.first.wait(30), "the webhook never arrived\n" + muster.tails()
+        first = receiver.received()[0]
+        os.kill(worker_a.pid, signal.SIGKILL)
+        assert worker_a.wait(10) == -signal.SIGKILL
+        t_killed = time.monotonic()
+        assert t_killed - first.at < FIRST_HOLD_S, "the receiver stopped holding before the kill"
+        process_id = first.body["processId"]
+        assert first.body["stepId"] == "notify"
+
+        def process() -> dict[str, Any]:
+            answer = api.get(f"/api/v1/soar/processes/{process_id}", headers=analyst)
+            assert answer.status_code == 200, answer.text
+            return dict(answer.json())
+
+        # the run stays where the killed worker left it: at the webhook, nothing logged for it
+        stuck = process()
+        assert (stuck["status"], stuck["currentStepId"]) == ("RUNNING", "notify"), stuck
+        assert [(s["stepId"], s["outcome"]) for s in stuck["steps"]] == [("remember", "ok")]
+        assert stuck["memory"]["phase"] == "before-webhook"
+        key = f"{process_id}:{stuck['stepsRun']}"
+        assert first.idempotency_key == key
+
+        # worker B takes the job over once A's lease has run out, and finishes the run
+        worker_b = muster.start("worker-b", "worker", "--poll", "0.1")
+        t_b = time.monotonic()
+        done = wait_for(
+            process, lambda p: p["status"] != "RUNNING", RESUME_WITHIN_S, muster.tails
+        )
+        t_done = time.monotonic()
+        assert done["status"] == "FINISHED", f"{done}\n{muster.tails()}"
+        assert worker_b.poll() is None, muster.tails()
+        steps = [(s["stepId"], s["outcome"]) for s in done["steps"]]
+        assert steps == [("remember", "ok"), ("notify", "ok"), ("tag", "ok"), ("done", "ok")]
+        notify = next(s for s in done["steps"] if s["stepId"] == "notify")
+        assert notify["action"] == "send_webhook" and notify["outputs"]["status"] == 200
+        assert notify["error"] is None
+
+        incident = api.get(f"/api/v1/incidents/{incident_id}", headers=analyst).json()
+        assert "after-crash" in incident["tags"], incident
+        assert incident["soarStatus"] == "FINISHED", incident
+        assert incident["soarProcessId"] == process_id
+
+        # at least once, with one idempotency key: the held request and the resent one
+        hooks = receiver.received()
+        assert [h.path for h in hooks] == ["/hook", "/hook"], hooks
+        assert [h.idempotency_key for h in hooks] == [key, key]
+        assert hooks[1].body["processId"] == process_id
+        assert hooks[1].at - first.at < FIRST_HOLD_S  # resent while the first was still held
+
+        # the same job, claimed a second time, and completed by worker B
+        db = create_db_engine(Settings(database_url=database_url))
+        try:
+            with unit_of_work(db, SystemContext()) as session:
+                jobs = session.connection().execute(
+                    select(JOBS.c.state, JOBS.c.attempts, JOBS.c.locked_by).where(
+                        JOBS.c.kind == RUN
+                    )
+                )
+                (state, attempts, locked_by), *others = list(jobs)
+        finally:
+            db.dispose()
+        assert others == []
+        assert (state, attempts) == ("done", 2)
+        assert f":{worker_b.pid}:" in str(locked_by), locked_by
+
+        print(
+            f"\n[{database_url.split(':', 1)[0]}] setup {t_setup - t0:.1f}s, "
+            f"alert -> kill {t_killed - t_setup:.1f}s, "
+            f"worker B started -> FINISHED {t_done - t_b:.1f}s "
+            f"(kill -> FINISHED {t_done - t_killed:.1f}s, lease {LEASE_S}s), "
+            f"total {time.monotonic() - t0:.1f}s"
+        )
+    finally:
+        api.close()
+        muster.stop_all()
