@@ -59,7 +59,7 @@ class Database:
     def env(self, **extra: str) -> dict[str, str]:
         """Environment for `muster` processes using this database."""
         env = dict(os.environ)
-        env.update(MUSTER_DATABASE_URL=self.url, MUSTER_LOG_LEVEL="warning", **extra)
+        env.update({"MUSTER_DATABASE_URL": self.url, "MUSTER_LOG_LEVEL": "warning", **extra})
         return env
 
     def connect(self) -> Any:

@@ -36,6 +36,7 @@ from harness import (
     log,
     percentile,
     pg_available,
+    process_cpu_seconds,
     table,
     workdir,
     write_results,
@@ -120,7 +121,9 @@ def question_playbook(name: str, timeout_s: int) -> dict[str, Any]:
     }
 
 
-def setup(db: MusterDatabase, playbook: dict[str, Any], incidents: int) -> uuid.UUID:
+def setup(
+    db: MusterDatabase, playbook: dict[str, Any], incidents: int, batch: int = 500
+) -> uuid.UUID:
     """A tenant with one playbook and `incidents` new incidents (so as many queued runs)."""
     now = SystemClock().now()
     with unit_of_work(db, SystemContext(), write=True) as session:
@@ -139,9 +142,9 @@ def setup(db: MusterDatabase, playbook: dict[str, Any], incidents: int) -> uuid.
         }
         for i in range(incidents)
     ]
-    for start in range(0, incidents, 500):
+    for start in range(0, incidents, batch):
         with unit_of_work(db, TenantContext(tenant_id), write=True) as session:
-            ingest(session, alerts[start : start + 500], ACTOR, SystemClock().now())
+            ingest(session, alerts[start : start + batch], ACTOR, SystemClock().now())
     return tenant_id
 
 
@@ -297,27 +300,37 @@ def fallback_lags(
 
 
 def scaling(runs: int, workers: int) -> dict[str, Any]:
-    """Figure 3: `workers` `muster worker` processes on PostgreSQL; steps/s."""
+    """Figure 3: `workers` `muster worker` processes on PostgreSQL; steps/s. The workers are
+    started and idle first; the clock starts when one transaction has queued every run."""
     with workdir("soar-scale") as wd:
         bench_db = fresh_database("postgresql", f"soar_scale_{workers}", wd)
         settings = Settings(database_url=bench_db.url, embedded_worker=False)
         db = create_db_engine(settings)
         procs: list[subprocess.Popen[bytes]] = []
         try:
-            tenant_id = setup(db, rate_playbook("rate"), runs)
-            start = time.perf_counter()
             for n in range(workers):
                 logfile = (wd / f"worker-{n}.log").open("wb")
                 procs.append(
                     subprocess.Popen(
                         [MUSTER, "worker", "--poll", "0.05"],
-                        env=bench_db.env(),
+                        env=bench_db.env(MUSTER_LOG_LEVEL="info"),
                         stdout=logfile,
                         stderr=subprocess.STDOUT,
                     )
                 )
-            wait_until(lambda: active_runs(db, tenant_id) == 0, timeout=900, every=0.1)
+            wait_until(
+                lambda: all(
+                    "worker_started" in (wd / f"worker-{n}.log").read_text(errors="replace")
+                    for n in range(workers)
+                ),
+                timeout=60,
+            )
+            cpu0 = sum(process_cpu_seconds(proc.pid) for proc in procs)
+            tenant_id = setup(db, rate_playbook("rate"), runs, batch=runs)
+            start = time.perf_counter()
+            wait_until(lambda: active_runs(db, tenant_id) == 0, timeout=900, every=0.05)
             elapsed = time.perf_counter() - start
+            cpu_s = sum(process_cpu_seconds(proc.pid) for proc in procs) - cpu0
             steps = action_steps(db, tenant_id)
         finally:
             for proc in procs:
@@ -332,6 +345,8 @@ def scaling(runs: int, workers: int) -> dict[str, Any]:
         "action_steps": steps,
         "seconds": round(elapsed, 2),
         "steps_per_s": round(steps / elapsed, 1),
+        "worker_cpu_us_per_step": round(cpu_s * 1e6 / steps),
+        "worker_cores_busy": round(cpu_s / elapsed, 2),
     }
 
 

@@ -202,7 +202,7 @@ def worker(
 
     settings = Settings()
     configure_logging(settings)
-    db = create_db_engine(settings)
+    db = create_db_engine(settings, prepared_statements=True)
     clock = SystemClock()
     runner = Worker(
         db,

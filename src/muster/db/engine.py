@@ -47,12 +47,16 @@ class Database:
             self.checkpointer.stop()
 
 
-def create_db_engine(settings: Settings, *, background_checkpoints: bool = False) -> Database:
+def create_db_engine(
+    settings: Settings, *, background_checkpoints: bool = False, prepared_statements: bool = False
+) -> Database:
     """Build the engine for `settings.database_url` with the right pragmas and pool.
 
     `background_checkpoints` (for long-lived writers: the server, `muster ingest`) moves a
     SQLite file's WAL checkpoints to a thread (`muster.db.checkpoint`) when
     `settings.sqlite_checkpoint_seconds` is positive; `dispose()` stops it.
+    `prepared_statements` lets psycopg prepare statements it runs often on PostgreSQL (for
+    `muster worker`, whose many small per-step statements are then parsed and planned once).
     """
     url = make_url(settings.database_url)
     common: dict[str, Any] = {
@@ -82,10 +86,10 @@ def create_db_engine(settings: Settings, *, background_checkpoints: bool = False
         pool_size=settings.database_pool_size,
         max_overflow=20,
         pool_pre_ping=True,
-        # No server-side prepared statements: after five runs psycopg would prepare the
-        # ingest lookups, and PostgreSQL then reuses a generic plan made when the tenant had
-        # few alerts (a scan of all its alerts per batch; see docs/performance.md).
-        connect_args={"prepare_threshold": None},
+        # By default no server-side prepared statements: after five runs psycopg would prepare
+        # the ingest lookups, and PostgreSQL then reuses a generic plan made when the tenant
+        # had few alerts (a scan of all its alerts per batch; see docs/performance.md).
+        connect_args={"prepare_threshold": 5 if prepared_statements else None},
         **common,
     )
     return Database(engine)

@@ -45,6 +45,10 @@ from muster.soar.views import IncidentView
 log = structlog.get_logger("muster.soar")
 
 FinishJob = Callable[[Session], None]
+# Called at the start of every transaction of a run: renews the job's lease to at least the
+# given time from now and raises `LeaseLost` (rolling the transaction back) if another worker
+# has taken the job over, so a worker that lost its job never commits a step.
+HoldJob = Callable[[Session, float], None]
 # Steps that need no outside world run several to a transaction: they commit together or not
 # at all, so a crash repeats them all (their effects were rolled back too). The budget bounds
 # how long one run holds SQLite's write lock.
@@ -71,6 +75,12 @@ class _External:
     retries: int
     expect: Expect
 
+    def longest(self) -> float:
+        """Seconds the action may take with all its attempts and the pauses between them."""
+        attempts = self.retries + 1
+        pauses = sum(engine.retry_delay(n).total_seconds() for n in range(1, attempts))
+        return attempts * self.action.time_limit(self.ctx.settings) + pauses + 5.0
+
 
 class Runner:
     """Executes processes for the worker's `soar.*` jobs."""
@@ -95,12 +105,14 @@ class Runner:
         *,
         event: engine.Event | None = None,
         expect: Expect | None = None,
+        hold_job: HoldJob | None = None,
     ) -> None:
         """Run the process until it waits or ends; `finish_job` is called in the last
         transaction (with the job's completion, so both commit together)."""
         external: _External | None = None
+        hold = hold_job or (lambda _session, _seconds: None)
         while True:
-            outcome = self._step(tenant_id, process_id, finish_job, event, expect, external)
+            outcome = self._step(tenant_id, process_id, finish_job, hold, event, expect, external)
             if outcome is None:
                 return
             if isinstance(outcome, _External):
@@ -115,6 +127,7 @@ class Runner:
         tenant_id: uuid.UUID,
         process_id: uuid.UUID,
         finish_job: FinishJob,
+        hold: HoldJob,
         event: engine.Event | None,
         expect: Expect | None,
         external: _External | None,
@@ -123,6 +136,7 @@ class Runner:
         action or spends its budget; None when the run stopped (job finished), True to go on
         in a new transaction, or the outside action to run first."""
         with unit_of_work(self.db, TenantContext(tenant_id), write=True) as session:
+            hold(session, 0.0)
             now = self.clock.now()
             process = session.get(SoarProcess, process_id)
             if process is None or not _applies(process, expect):
@@ -147,6 +161,7 @@ class Runner:
                 )
                 event, external = None, None
                 if isinstance(move, _External):
+                    hold(session, move.longest())  # the lease outlasts the outside action
                     return move  # the steps so far commit; the action runs outside
                 kind, outcome, inputs, outputs, error = logged
                 log_step(

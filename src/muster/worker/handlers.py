@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -11,15 +11,24 @@ from muster.clock import Clock
 from muster.config import Settings
 from muster.db.engine import Database
 from muster.soar import engine
-from muster.soar.runner import Expect, FinishJob, Runner
+from muster.soar.runner import Expect, FinishJob, HoldJob, Runner
 from muster.soar.transitions import RUN, TIMEOUT, WAKE
-from muster.worker.jobs import ClaimedJob, LeaseLost, complete
+from muster.worker.jobs import ClaimedJob, LeaseLost, complete, renew
 from muster.worker.loop import Handler
 
 
 def all_handlers(db: Database, settings: Settings, clock: Clock) -> dict[str, Handler]:
     """Every handler this build knows, keyed by job kind."""
     runner = Runner(db, settings, clock)
+    lease = timedelta(seconds=settings.job_lease_seconds)
+
+    def holder(job: ClaimedJob) -> HoldJob:
+        def hold(session: Session, seconds: float) -> None:
+            until = clock.now() + max(lease, timedelta(seconds=seconds))
+            if not renew(session, job.id, job.locked_by, until):
+                raise LeaseLost(job.id)
+
+        return hold
 
     def finisher(job: ClaimedJob) -> FinishJob:
         def finish(session: Session) -> None:
@@ -34,16 +43,30 @@ def all_handlers(db: Database, settings: Settings, clock: Clock) -> dict[str, Ha
 
     def run(job: ClaimedJob, now: datetime) -> None:
         tenant_id, process_id = ids(job)
-        runner.advance(tenant_id, process_id, finisher(job))
+        runner.advance(tenant_id, process_id, finisher(job), hold_job=holder(job))
 
     def timeout(job: ClaimedJob, now: datetime) -> None:
         tenant_id, process_id = ids(job)
         expect = Expect("WAITING_INPUT", int(job.payload["token"]))
-        runner.advance(tenant_id, process_id, finisher(job), event=engine.TimedOut(), expect=expect)
+        runner.advance(
+            tenant_id,
+            process_id,
+            finisher(job),
+            event=engine.TimedOut(),
+            expect=expect,
+            hold_job=holder(job),
+        )
 
     def wake(job: ClaimedJob, now: datetime) -> None:
         tenant_id, process_id = ids(job)
         expect = Expect("SLEEPING", int(job.payload["token"]))
-        runner.advance(tenant_id, process_id, finisher(job), event=engine.Done(), expect=expect)
+        runner.advance(
+            tenant_id,
+            process_id,
+            finisher(job),
+            event=engine.Done(),
+            expect=expect,
+            hold_job=holder(job),
+        )
 
     return {RUN: run, TIMEOUT: timeout, WAKE: wake}

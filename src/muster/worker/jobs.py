@@ -62,6 +62,7 @@ __all__ = [
     "purge_done",
     "queue_stats",
     "release",
+    "renew",
     "unclaim",
 ]
 
@@ -311,8 +312,14 @@ def unclaim(db: Database, jobs: Sequence[ClaimedJob], now: datetime) -> int:
 def extend(db: Database, job_id: uuid.UUID, worker_id: str, until: datetime) -> bool:
     """Renew the lease to `until`; False if `worker_id` no longer holds the job."""
     with unit_of_work(db, SystemContext(), write=True) as session:
-        stmt = update(JOBS).where(_held(job_id, worker_id)).values(locked_until=until)
-        return session.connection().execute(stmt).rowcount == 1
+        return renew(session, job_id, worker_id, until)
+
+
+def renew(session: Session, job_id: uuid.UUID, worker_id: str, until: datetime) -> bool:
+    """Renew the lease to `until` in the caller's transaction; False if `worker_id` no longer
+    holds the job (the caller must then roll back: its work belongs to the new holder)."""
+    stmt = update(JOBS).where(_held(job_id, worker_id)).values(locked_until=until)
+    return session.connection().execute(stmt).rowcount == 1
 
 
 def purge_done(db: Database, older_than: datetime, *, batch: int = 5_000) -> int:

@@ -78,6 +78,11 @@ class Action:
     retryable: ClassVar[tuple[type[BaseException], ...]] = (RetryableError,)
     in_transaction: ClassVar[bool] = False
 
+    @classmethod
+    def time_limit(cls, settings: Settings) -> float:
+        """The longest one attempt may take under `settings` (the lease covers it)."""
+        return cls.timeout
+
     def run(self, ctx: ActionContext, params: Any) -> ActionOutput:
         """Do the work; raise to fail the step (a `retryable` exception allows a retry)."""
         raise NotImplementedError

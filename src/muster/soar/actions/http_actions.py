@@ -31,6 +31,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_core import to_jsonable_python
 
 from muster import jsontext
+from muster.config import Settings
 from muster.soar.actions.base import Action, ActionContext, RetryableError, register
 from muster.soar.actions.camel import CamelInput, CamelOutput
 
@@ -237,6 +238,11 @@ class HttpRequest(Action):
     Input = HttpRequestInput
     Output = HttpResponseOutput
     timeout = 30.0
+
+    @classmethod
+    def time_limit(cls, settings: Settings) -> float:
+        """Bounded by `http_action_timeout_seconds` as well."""
+        return min(cls.timeout, settings.http_action_timeout_seconds)
     transport: ClassVar[httpx.BaseTransport | None] = None
 
     def run(self, ctx: ActionContext, params: HttpRequestInput) -> HttpResponseOutput:

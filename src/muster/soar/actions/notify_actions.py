@@ -194,6 +194,11 @@ class SendWebhook(Action):
     Input = WebhookInput
     Output = WebhookOutput
     timeout = 30.0
+
+    @classmethod
+    def time_limit(cls, settings: Settings) -> float:
+        """Bounded by `http_action_timeout_seconds` as well."""
+        return min(cls.timeout, settings.http_action_timeout_seconds)
     transport: ClassVar[httpx.BaseTransport | None] = None
 
     def run(self, ctx: ActionContext, params: WebhookInput) -> WebhookOutput:
