@@ -35,9 +35,7 @@ def loads(text: bytes | str) -> Any:
         value = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
         raise JSONTextError(str(exc)) from None
-    long_number = (
-        _holds_long_number(text) if isinstance(text, bytes) else _LONG_NUMBER.search(text)
-    )
+    long_number = _holds_long_number(text) if isinstance(text, bytes) else _LONG_NUMBER.search(text)
     if long_number:
         try:
             value = json.loads(text)

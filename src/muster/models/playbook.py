@@ -39,9 +39,7 @@ class PlaybookVersion(IdMixin, TenantScoped, Base):
     __tablename__ = "playbook_versions"
     __table_args__ = (UniqueConstraint("playbook_id", "version"),)
 
-    playbook_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("playbooks.id", ondelete="CASCADE")
-    )
+    playbook_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("playbooks.id", ondelete="CASCADE"))
     version: Mapped[int] = mapped_column()
     definition: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_by: Mapped[str] = mapped_column(String(320))

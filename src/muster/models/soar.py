@@ -21,9 +21,7 @@ class SoarProcess(IdMixin, TenantScoped, TimestampMixin, Base):
         Index("ix_soar_processes_status_timeout", "status", "timeout_at"),
     )
 
-    incident_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("incidents.id", ondelete="CASCADE")
-    )
+    incident_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
     playbook_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("playbooks.id", ondelete="CASCADE"))
     playbook_version: Mapped[int] = mapped_column()
     parent_process_id: Mapped[uuid.UUID | None] = mapped_column(

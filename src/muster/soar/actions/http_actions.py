@@ -243,6 +243,7 @@ class HttpRequest(Action):
     def time_limit(cls, settings: Settings) -> float:
         """Bounded by `http_action_timeout_seconds` as well."""
         return min(cls.timeout, settings.http_action_timeout_seconds)
+
     transport: ClassVar[httpx.BaseTransport | None] = None
 
     def run(self, ctx: ActionContext, params: HttpRequestInput) -> HttpResponseOutput:
