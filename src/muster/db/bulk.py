@@ -17,9 +17,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Column, Connection, Table
+from sqlalchemy import Column, Connection, Table, insert
 
 Processor = Callable[[Any], Any]
+COPY_FROM_ROWS = 32  # fewer rows go as one plain INSERT on PostgreSQL (a timeline entry or two)
 
 
 def insert_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -40,6 +41,9 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str
     tuples = [encode(row) for row in rows]
     prep = connection.dialect.identifier_preparer
     column_list = ", ".join(prep.format_column(c) for c in columns)
+    if connection.dialect.name == "postgresql" and len(rows) < COPY_FROM_ROWS:
+        connection.execute(insert(table), [dict(row) for row in rows])  # a COPY costs more
+        return
     if connection.dialect.name == "postgresql":
         cursor = connection.connection.cursor()
         try:
