@@ -309,3 +309,55 @@ def _seconds_between(first: str, second: str) -> float:
     from datetime import datetime
 
     return (datetime.fromisoformat(second) - datetime.fromisoformat(first)).total_seconds()
+
+
+def test_a_child_playbook_runs_and_its_memory_lands_under_the_parent_step(
+    client: httpx.Client, tenant: TenantKeys
+) -> None:
+    admin = tenant.headers(Role.TENANT_ADMIN)
+    child = {
+        "name": "score",
+        "trigger": "manual",
+        "steps": [
+            {
+                "id": "x",
+                "kind": "action",
+                "action": "set_memory",
+                "params": {"values": {"score": 7}},
+            },
+        ],
+    }
+    parent = {
+        "name": "enrich-then-tag",
+        "trigger": "manual",
+        "steps": [
+            {"id": "sub", "kind": "playbook", "playbook": "score", "next": "after"},
+            {
+                "id": "after",
+                "kind": "action",
+                "action": "add_tags",
+                "params": {"tags": ["score-{{ memory.sub.score }}"]},
+            },
+        ],
+    }
+    for body in (child, parent):
+        assert client.post("/api/v1/playbooks", json=body, headers=admin).status_code == 201
+    incident_id = ingest_incident(client, tenant, severity=1, hostname=f"h-{uuid.uuid4().hex[:6]}")
+    started = client.post(
+        f"/api/v1/incidents/{incident_id}/soar/start",
+        json={"playbook": "enrich-then-tag"},
+        headers=tenant.headers(),
+    )
+    assert started.status_code == 202, started.text
+    done = wait_for(
+        lambda: incident(client, tenant, incident_id),
+        lambda i: i["soarStatus"] in ("FINISHED", "FAILED"),
+    )
+    assert done["soarStatus"] == "FINISHED" and "score-7" in done["tags"]
+    runs = client.get(
+        "/api/v1/soar/processes", params={"incidentId": incident_id}, headers=tenant.headers()
+    ).json()["items"]
+    assert len(runs) == 2  # the parent and exactly one child
+    parent_run = next(r for r in runs if r["parentProcessId"] is None)
+    child_run = next(r for r in runs if r["parentProcessId"] == parent_run["id"])
+    assert child_run["status"] == "FINISHED" and parent_run["memory"]["sub"]["score"] == 7

@@ -28,7 +28,8 @@ class SoarProcess(IdMixin, TenantScoped, TimestampMixin, Base):
         ForeignKey("soar_processes.id", ondelete="CASCADE"), default=None
     )
     process_hash: Mapped[str] = mapped_column(String(16), unique=True)
-    trigger: Mapped[str] = mapped_column(String(16))  # incident | email | manual | sub-playbook
+    # incident | email | manual | playbook (a child run)
+    trigger: Mapped[str] = mapped_column(String(16))
     started_by: Mapped[str] = mapped_column(String(320))
     # PENDING, RUNNING, WAITING_INPUT, WAITING_CHILD, SLEEPING, FINISHED, FAILED, CANCELLED
     status: Mapped[str] = mapped_column(String(16))

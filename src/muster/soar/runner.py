@@ -32,9 +32,12 @@ from muster.config import Settings
 from muster.db import TenantContext, unit_of_work
 from muster.db.engine import Database
 from muster.errors import DomainError
+from muster.incidents.lifecycle import SOAR
+from muster.incidents.timeline import record
 from muster.models import Incident, SoarProcess, Tenant
 from muster.playbooks.definition import ActionStep, AnyStep, LoopStep, PlaybookDefinition
 from muster.query import Subject, compile_predicate, parse_cached
+from muster.query.tree import uses_now
 from muster.soar import engine
 from muster.soar.actions.base import Action, ActionContext, ActionInput, load_actions
 from muster.soar.service import definition_of
@@ -164,6 +167,17 @@ class Runner:
                     hold(session, move.longest())  # the lease outlasts the outside action
                     return move  # the steps so far commit; the action runs outside
                 kind, outcome, inputs, outputs, error = logged
+                if outcome == "timeout":
+                    record(
+                        session,
+                        incident.id,
+                        "soar.question_timed_out",
+                        SOAR,
+                        now,
+                        changes={"question": process.current_soar_question},
+                        reason=f"nobody answered in time; the run goes on at "
+                        f"{getattr(move, 'step', None) or 'its end'}",
+                    )
                 log_step(
                     session,
                     process,
@@ -228,7 +242,9 @@ class Runner:
             return engine.route(definition, state, step, failed, now), _describe(step, failed)
         wants_alerts = "alerts" in str(step.params) or "entities" in str(step.params)
         try:
-            rendered = render(step.params, view.for_template(process, state.memory, wants_alerts))
+            rendered = render(
+                step.params, view.for_template(process, state.memory, wants_alerts, now)
+            )
             params = action.Input.model_validate(rendered)
         except (TemplateError, ValidationError) as exc:
             failed = engine.Failed(f"bad parameters: {exc}")
@@ -296,7 +312,11 @@ class Runner:
         return _cached_definition(process.playbook_id, process.playbook_version, session)
 
     def _evaluate(self, when: str, state: engine.State, view: IncidentView) -> bool:
-        predicate = _predicate(when)
+        tree = parse_cached(when)
+        if uses_now(tree):  # `-1h`, `now()`: taken at this step, not when first compiled
+            predicate = compile_predicate(tree, Subject.PROCESS, self.clock.now())
+        else:
+            predicate = _predicate(when)
         return predicate(view.for_condition(state.memory, "alerts." in when))
 
     def _collection(self, step: LoopStep, state: engine.State, view: IncidentView) -> list[Any]:
@@ -320,7 +340,8 @@ class Runner:
         step = definition.step(step_id)
         text = getattr(step, "question", "")
         try:
-            return str(render(text, view.for_template(process, state.memory, "alerts" in text)))
+            context = view.for_template(process, state.memory, "alerts" in text, self.clock.now())
+            return str(render(text, context))
         except TemplateError as exc:
             return f"{text} (could not be filled in: {exc})"
 

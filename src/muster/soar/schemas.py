@@ -30,6 +30,7 @@ class SoarProcessRead(ReadModel):
     current_soar_question: str | None
     current_soar_answer_memory: str | None
     current_soar_options: list[str] | None
+    current_soar_asked: dict[str, Any] | None
     timeout_at: datetime | None
     loop_index: int
     loop_collection: str | None

@@ -90,8 +90,9 @@ def hand_back(
 ) -> None:
     """Give the incident back as the playbook says (`handBack`) once the run has ended."""
     if process.parent_process_id is not None or incident.assignee != SOAR_ASSIGNEE:
-        return
-    target = None if definition.hand_back == "unassigned" else process.previous_assignee
+        return  # a child runs inside its parent; a person assigned during the run keeps it
+    # `previous`: who had it before; `unassigned` and `keep` (nobody took it over): nobody
+    target = process.previous_assignee if definition.hand_back == "previous" else None
     try:
         change_incident(session, incident.id, {"assignee": target}, SOAR, now, reason=why)
     except DomainError:  # the previous assignee left the tenant meanwhile
@@ -229,11 +230,44 @@ def end(
     )
     hand_back(session, process, incident, definition, now, f"playbook run {outcome.lower()}")
     if process.parent_process_id is not None:
-        parent = session.get(SoarProcess, process.parent_process_id)
-        if parent is not None and parent.status == "WAITING_CHILD":
-            parent.status = "RUNNING"
-            parent.updated_at = now
-            schedule_run(session, parent, now)
+        _resume_parent(session, process, incident, outcome, why, now)
+
+
+def _resume_parent(
+    session: Session,
+    child: SoarProcess,
+    incident: Incident,
+    outcome: str,
+    why: str,
+    now: datetime,
+) -> None:
+    """Report a child's end to the parent waiting at its `playbook` step, and move it on."""
+    from muster.soar.service import definition_of  # the service reads saved versions
+
+    parent = session.get(SoarProcess, child.parent_process_id)
+    if parent is None or parent.status != "WAITING_CHILD":
+        return  # cancelled meanwhile
+    definition = definition_of(session, parent.playbook_id, parent.playbook_version)
+    step = definition.step(parent.current_step_id or definition.root)
+    state = engine.State(dict(parent.memory), [dict(frame) for frame in parent.loop_stack])
+    ok = outcome == "FINISHED"
+    ended = engine.ChildEnded(ok, dict(child.memory), None if ok else why)
+    move = engine.route(definition, state, step, ended, now)
+    log_step(
+        session,
+        parent,
+        step.id,
+        "playbook",
+        "ok" if ok else "error",
+        child.created_at,
+        now,
+        outputs={"processId": str(child.id), "outcome": outcome},
+        error=None if ok else why,
+        next_step=getattr(move, "step", None),
+    )
+    if apply_move(session, parent, incident, definition, state, move, now):
+        mirror(parent, incident, now)
+        schedule_run(session, parent, now)
 
 
 def _start_child(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -69,9 +70,9 @@ class IncidentView:
         return item
 
     def for_template(
-        self, process: SoarProcess, memory: Mapping[str, Any], wants_alerts: bool
+        self, process: SoarProcess, memory: Mapping[str, Any], wants_alerts: bool, now: datetime
     ) -> dict[str, Any]:
-        """The names a template may use: incident, memory, process, alerts, entities."""
+        """The names a template may use: incident, memory, process, now, alerts, entities."""
         context: dict[str, Any] = {
             "incident": self.as_json(),
             "memory": memory,
@@ -81,6 +82,7 @@ class IncidentView:
                 "playbookId": str(process.playbook_id),
                 "playbookVersion": process.playbook_version,
             },
+            "now": now,
         }
         if wants_alerts:
             context["alerts"] = self.alerts()

@@ -5,7 +5,7 @@ carries the step's idempotency key: the e-mail as its Message-ID, the webhook as
 `Idempotency-Key` header. Transient failures (no connection, a timeout, SMTP 4xx, HTTP 5xx,
 408, 429) raise `RetryableError`; a permanent refusal (SMTP 5xx, another HTTP 4xx) fails the
 step. The webhook follows the HTTP policy of `muster.soar.actions.http_actions` (no
-redirects, bounded time and body) but not its host allow-list.
+redirects, bounded time and body) and its host allow-list (`soarAllowedHosts`).
 """
 
 from __future__ import annotations
