@@ -15,7 +15,7 @@ from typing import Any
 
 from harness import BENCH, RESULTS, fmt, log, machine_info, table
 
-SCRIPTS = ("ingest_batch", "ingest_single", "list_incidents", "ingest_curve")
+SCRIPTS = ("ingest_batch", "ingest_single", "list_incidents", "ingest_curve", "soar_steps")
 
 
 def load(name: str, quick: bool) -> dict[str, Any] | None:
@@ -108,6 +108,42 @@ def summary_rows(quick: bool) -> list[list[str]]:
                     f"{first['ceiling_us_per_row']} -> {last['ceiling_us_per_row']} µs/row raw",
                     f"{growth:.2f}x CPU",
                     verdict(growth < 1.3),
+                ]
+            )
+    soar = load("soar_steps", quick)
+    if soar:
+        r = soar["results"]
+        rate, lag, scale = r["step_rate_sqlite"], r["timeouts_sqlite"], r["scaling_postgresql"]
+        rows.append(
+            [
+                "SOAR action steps/s, 1 worker, sqlite",
+                ">= 500",
+                fmt(rate["steps_per_s"]),
+                f"{fmt(rate['ceiling_tx_per_s'])} bare step tx/s",
+                f"{rate['ratio']:.3f}",
+                verdict(rate["target_met"]),
+            ]
+        )
+        rows.append(
+            [
+                f"SOAR fallback lag, {fmt(lag['runs'])} timeouts together (s)",
+                "< 2",
+                f"max {lag['lag_s']['max']}, p99 {lag['lag_s']['p99']}",
+                "",
+                "",
+                verdict(lag["target_met"]),
+            ]
+        )
+        if "skipped" not in scale:
+            rows.append(
+                [
+                    "SOAR steps/s, postgresql, 3 workers vs 1",
+                    ">= 2x",
+                    f"{scale['speedup']}x",
+                    f"machine cores busy {scale['one']['machine_cores_busy']} -> "
+                    f"{scale['three']['machine_cores_busy']} of 2",
+                    "",
+                    verdict(scale["target_met"]),
                 ]
             )
     return rows

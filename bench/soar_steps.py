@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import subprocess
 import sys
 import time
 import uuid
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -327,9 +329,11 @@ def scaling(runs: int, workers: int) -> dict[str, Any]:
             )
             cpu0 = sum(process_cpu_seconds(proc.pid) for proc in procs)
             tenant_id = setup(db, rate_playbook("rate"), runs, batch=runs)
+            busy0 = machine_busy_seconds()
             start = time.perf_counter()
             wait_until(lambda: active_runs(db, tenant_id) == 0, timeout=900, every=0.05)
             elapsed = time.perf_counter() - start
+            machine = (machine_busy_seconds() - busy0) / elapsed
             cpu_s = sum(process_cpu_seconds(proc.pid) for proc in procs) - cpu0
             steps = action_steps(db, tenant_id)
         finally:
@@ -347,7 +351,15 @@ def scaling(runs: int, workers: int) -> dict[str, Any]:
         "steps_per_s": round(steps / elapsed, 1),
         "worker_cpu_us_per_step": round(cpu_s * 1e6 / steps),
         "worker_cores_busy": round(cpu_s / elapsed, 2),
+        "machine_cores_busy": round(machine, 2),  # workers + PostgreSQL + this script
     }
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores have spent busy since boot (/proc/stat: all but idle, iowait)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = fields[3] + fields[4]
+    return (sum(fields) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> int:
