@@ -361,3 +361,24 @@ def test_a_child_playbook_runs_and_its_memory_lands_under_the_parent_step(
     parent_run = next(r for r in runs if r["parentProcessId"] is None)
     child_run = next(r for r in runs if r["parentProcessId"] == parent_run["id"])
     assert child_run["status"] == "FINISHED" and parent_run["memory"]["sub"]["score"] == 7
+
+
+def test_criteria_see_the_alerts_of_an_incident_opened_by_ingest(
+    client: httpx.Client, tenant: TenantKeys
+) -> None:
+    host = f"crit-{uuid.uuid4().hex[:6]}"
+    body = {
+        "name": "by-alert-host",
+        "trigger": "incident",
+        "criteria": f'alerts.hostname = "{host}"',
+        "steps": [{"id": "t", "kind": "action", "action": "add_tags", "params": {"tags": ["hit"]}}],
+    }
+    resp = client.post("/api/v1/playbooks", json=body, headers=tenant.headers(Role.TENANT_ADMIN))
+    assert resp.status_code == 201, resp.text
+    matching = ingest_incident(client, tenant, severity=2, hostname=host)
+    other = ingest_incident(client, tenant, severity=2, hostname=f"{host}-not")
+    done = wait_for(
+        lambda: incident(client, tenant, matching), lambda i: i["soarStatus"] == "FINISHED"
+    )
+    assert "hit" in done["tags"]
+    assert incident(client, tenant, other)["soarStatus"] == "NOT_PROCESSED"

@@ -150,6 +150,7 @@ def store(session: Any, batch: Sequence[Prepared], now: datetime) -> IngestRepor
     opened, hashes = _group(session, tenant_id, fresh, incidents, now)
     alerts.insert([row for row, _ in fresh])
     alerts.bump_occurrences(repeats, now)
+    on_incidents_created(session, opened, now)  # playbook criteria may look at the alerts
     return IngestReport(
         [_item(source, row, hashes) for source, row in zip(sources, rows, strict=True)], opened
     )
@@ -357,5 +358,4 @@ def _write_new(
         )
     incidents.insert(rows)
     write_events(incidents.session, events)
-    on_incidents_created(incidents.session, [row["id"] for row in rows], now)
     return {row["id"]: row["incident_hash"] for row in rows}

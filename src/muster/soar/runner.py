@@ -35,7 +35,13 @@ from muster.errors import DomainError
 from muster.incidents.lifecycle import SOAR
 from muster.incidents.timeline import record
 from muster.models import Incident, SoarProcess, Tenant
-from muster.playbooks.definition import ActionStep, AnyStep, LoopStep, PlaybookDefinition
+from muster.playbooks.definition import (
+    ActionStep,
+    AnyStep,
+    LoopStep,
+    PlaybookDefinition,
+    QuestionStep,
+)
 from muster.query import Subject, compile_predicate, parse_cached
 from muster.query.tree import uses_now
 from muster.soar import engine
@@ -192,11 +198,20 @@ class Runner:
                     error=error,
                     next_step=getattr(move, "step", None),
                 )
-                question = None
+                question, asked = None, None
                 if isinstance(move, engine.Ask):
                     question = self._question_text(definition, move.step, process, state, view)
+                    asked = self._asked(definition, move.step, process, state, view)
                 if not apply_move(
-                    session, process, incident, definition, state, move, now, question_text=question
+                    session,
+                    process,
+                    incident,
+                    definition,
+                    state,
+                    move,
+                    now,
+                    question_text=question,
+                    asked=asked,
                 ):
                     finish_job(session)
                     return None
@@ -328,6 +343,29 @@ class Runner:
         if value is None:
             return []
         return list(value) if isinstance(value, list | tuple) else [value]
+
+    def _asked(
+        self,
+        definition: PlaybookDefinition,
+        step_id: str,
+        process: SoarProcess,
+        state: engine.State,
+        view: IncidentView,
+    ) -> dict[str, Any]:
+        """Who the question is for: the templated e-mail filled in, `assignee` resolved to the
+        person who had the incident before SOAR took it."""
+        step = definition.step(step_id)
+        assert isinstance(step, QuestionStep)
+        asked = step.ask.model_dump(exclude_none=True)
+        if step.ask.to == "assignee":
+            asked["email"] = process.previous_assignee
+        elif step.ask.email:
+            context = view.for_template(process, state.memory, False, self.clock.now())
+            try:
+                asked["email"] = str(render(step.ask.email, context))
+            except TemplateError as exc:
+                asked["error"] = str(exc)
+        return asked
 
     def _question_text(
         self,

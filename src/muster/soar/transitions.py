@@ -152,6 +152,7 @@ def apply_move(
     now: datetime,
     *,
     question_text: str | None = None,
+    asked: dict[str, Any] | None = None,
 ) -> bool:
     """Write `move` onto the process (and incident, jobs, timeline); True if the run goes on
     at once, False when it now waits or has ended."""
@@ -173,7 +174,7 @@ def apply_move(
         process.current_soar_question = question_text or step.question
         process.current_soar_answer_memory = step.answer_memory
         process.current_soar_options = list(step.options)
-        process.current_soar_asked = step.ask.model_dump(exclude_none=True)
+        process.current_soar_asked = asked or step.ask.model_dump(exclude_none=True)
         process.timeout_at = move.timeout_at
         _timer(session, process, TIMEOUT, move.timeout_at, now)
         mirror(process, incident, now)
@@ -184,7 +185,8 @@ def apply_move(
             SOAR,
             now,
             changes={"question": process.current_soar_question, "options": step.options},
-            reason=f"asked {step.ask.to}; times out at {move.timeout_at.isoformat()}",
+            reason=f"asked {_whom(process.current_soar_asked)}; "
+            f"times out at {move.timeout_at.isoformat()}",
         )
         return False
     if isinstance(move, engine.Sleep):
@@ -311,6 +313,14 @@ def _timer(session: Session, process: SoarProcess, kind: str, at: datetime, now:
         dedup_key=f"{kind}:{process.id}:{process.steps_run}",
         now=now,
     )
+
+
+def _whom(asked: dict[str, Any] | None) -> str:
+    if not asked:
+        return "the analysts"
+    if asked.get("email"):
+        return f"{asked.get('to')} {asked['email']}"
+    return str(asked.get("to", "the analysts"))
 
 
 def _clear_question(process: SoarProcess) -> None:
