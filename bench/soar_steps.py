@@ -8,7 +8,7 @@
 2. Timeouts, SQLite: 1,000 incidents each wait on a question (timeout 20 s, fallback step);
    all questions are asked within a few seconds, so they time out together. For each run:
    lag = start of the fallback step - its `soarTimeout`. Target: every lag under 2 s.
-3. Scaling, PostgreSQL: the workload of 1 (600 runs) run by 1 and by 3 `muster worker`
+3. Scaling, PostgreSQL: a workload like 1 (1,500 runs) run by 1 and by 3 `muster worker`
    processes; target: 3 workers at least 2x the step rate of 1.
 
 Figures go to bench/results/soar_steps[-quick].json; docs/performance.md has the table.
@@ -366,7 +366,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    rate_runs, question_runs, scale_runs = (60, 200, 150) if args.quick else (200, 1000, 600)
+    rate_runs, question_runs, scale_runs = (60, 200, 300) if args.quick else (200, 1000, 1500)
     results: dict[str, Any] = {}
     with workdir("soar-steps") as wd:
         bench_db = fresh_database("sqlite", "soar_rate", wd)

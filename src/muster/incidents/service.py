@@ -27,8 +27,9 @@ from muster.tenants.users import members
 
 
 def get_incident(session: Session, incident_id: uuid.UUID) -> Incident:
-    """The incident, or NotFound (also for another tenant's id)."""
-    incident = session.scalars(select(Incident).where(Incident.id == incident_id)).first()
+    """The incident, or NotFound (also for another tenant's id: the session's tenancy filter
+    applies to this look-up, and its identity map only holds the session's tenant)."""
+    incident = session.get(Incident, incident_id)
     if incident is None:
         raise NotFound("incident", incident_id)
     return incident
@@ -128,8 +129,11 @@ def change_incident(
     *,
     if_match: int | None = None,
     reason: str | None = None,
+    flush: bool = True,
 ) -> Incident:
-    """Run the lifecycle transition, apply it and write it to the timeline."""
+    """Run the lifecycle transition, apply it and write it to the timeline. With
+    `flush=False` the row is written at the next flush or commit (SOAR steps batch several
+    changes of one incident into one UPDATE); its `version` then moves at that point."""
     incident = get_incident(session, incident_id)
     if if_match is not None and if_match != incident.version:
         raise StaleVersion(
@@ -138,7 +142,7 @@ def change_incident(
     state = {name: getattr(incident, name) for name in STATE_FIELDS}
     roster = members(session) if "assignee" in requested else {}
     outcome = lifecycle.transition(state, requested, actor, roster, now)
-    _apply(session, incident, outcome, actor, now, reason)
+    _apply(session, incident, outcome, actor, now, reason, flush=flush)
     return incident
 
 
@@ -149,13 +153,16 @@ def _apply(
     actor: Actor,
     now: datetime,
     reason: str | None,
+    *,
+    flush: bool = True,
 ) -> None:
     if not outcome.changes:
         return
     for name, (_, after) in outcome.changes.items():
         setattr(incident, name, after)
     incident.updated_at = now
-    session.flush()
+    if flush:
+        session.flush()
     record(
         session,
         incident.id,

@@ -48,7 +48,7 @@ from muster.soar import engine
 from muster.soar.actions.base import Action, ActionContext, ActionInput, load_actions
 from muster.soar.service import definition_of
 from muster.soar.templating import TemplateError, render
-from muster.soar.transitions import apply_move, log_step, mirror, take_incident
+from muster.soar.transitions import ACTIVE, apply_move, end, log_step, mirror, take_incident
 from muster.soar.views import IncidentView
 
 log = structlog.get_logger("muster.soar")
@@ -121,7 +121,14 @@ class Runner:
         external: _External | None = None
         hold = hold_job or (lambda _session, _seconds: None)
         while True:
-            outcome = self._step(tenant_id, process_id, finish_job, hold, event, expect, external)
+            try:
+                outcome = self._step(
+                    tenant_id, process_id, finish_job, hold, event, expect, external
+                )
+            except ActionCrashed as crash:
+                log.warning("soar_action_crashed", process=str(process_id), error=str(crash))
+                self._fail(tenant_id, process_id, finish_job, hold, crash)
+                return
             if outcome is None:
                 return
             if isinstance(outcome, _External):
@@ -220,6 +227,30 @@ class Runner:
                 now = self.clock.now()
             mirror(process, incident, now)
             return True
+
+    def _fail(
+        self,
+        tenant_id: uuid.UUID,
+        process_id: uuid.UUID,
+        finish_job: FinishJob,
+        hold: HoldJob,
+        crash: ActionCrashed,
+    ) -> None:
+        """End the run as FAILED; the crashed transaction (its steps included) left nothing,
+        so the run stays at its last committed step, from where a retry starts."""
+        with unit_of_work(self.db, TenantContext(tenant_id), write=True) as session:
+            hold(session, 0.0)
+            now = self.clock.now()
+            process = session.get(SoarProcess, process_id)
+            incident = session.get(Incident, process.incident_id) if process else None
+            if process is not None and incident is not None and process.status in ACTIVE:
+                definition = self._definition(session, process)
+                log_step(
+                    session, process, crash.step_id, "action", "error", now, now, error=crash.error
+                )
+                why = f"step {crash.step_id!r} crashed: {crash.error}"
+                end(session, process, incident, definition, "FAILED", why, now)
+            finish_job(session)
 
     def _decide(
         self,
@@ -407,19 +438,30 @@ def _describe(
     return kind, "ok", {}, event.output, None
 
 
+class ActionCrashed(Exception):
+    """An in-transaction action raised something other than a domain error (a bug): its
+    transaction is rolled back whole and the run fails in a new one."""
+
+    def __init__(self, step_id: str, error: str) -> None:
+        super().__init__(f"{step_id}: {error}")
+        self.step_id = step_id
+        self.error = error
+
+
 def _call_in_transaction(
     session: Session, action: type[Action], ctx: ActionContext, params: ActionInput
 ) -> engine.Event:
-    """Run a database action in a savepoint: a failure leaves nothing half-written."""
+    """Run a database action in the step's transaction. A domain error (refused before the
+    action writes anything: `muster.soar.actions.base`) fails the step; anything else rolls
+    the transaction back (`ActionCrashed`), so nothing is left half-written. No savepoint per
+    action: one costs a flush and two round trips."""
     try:
-        with session.begin_nested():
-            output = action().run(ctx, params)
-        return engine.Done(output.model_dump(mode="json"))
+        output = action().run(ctx, params)
     except DomainError as exc:
         return engine.Failed(exc.detail)
-    except Exception as exc:  # an action's bug fails the step, not the worker
-        log.warning("soar_action_crashed", action=action.name, error=str(exc))
-        return engine.Failed(f"{type(exc).__name__}: {exc}")
+    except Exception as exc:
+        raise ActionCrashed(ctx.step_id, f"{type(exc).__name__}: {exc}") from exc
+    return engine.Done(output.model_dump(mode="json"))
 
 
 def _tenant_settings(session: Session, tenant_id: uuid.UUID) -> dict[str, Any]:

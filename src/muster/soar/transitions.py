@@ -76,7 +76,13 @@ def take_incident(
         return
     process.previous_assignee = incident.assignee
     change_incident(
-        session, incident.id, {"assignee": SOAR_ASSIGNEE}, SOAR, now, reason="playbook running"
+        session,
+        incident.id,
+        {"assignee": SOAR_ASSIGNEE},
+        SOAR,
+        now,
+        reason="playbook running",
+        flush=False,
     )
 
 
@@ -94,7 +100,9 @@ def hand_back(
     # `previous`: who had it before; `unassigned` and `keep` (nobody took it over): nobody
     target = process.previous_assignee if definition.hand_back == "previous" else None
     try:
-        change_incident(session, incident.id, {"assignee": target}, SOAR, now, reason=why)
+        change_incident(
+            session, incident.id, {"assignee": target}, SOAR, now, reason=why, flush=False
+        )
     except DomainError:  # the previous assignee left the tenant meanwhile
         change_incident(
             session,

@@ -8,7 +8,10 @@ so). Two families:
 
 - `in_transaction = True`: actions on muster's own data (set severity, comment, resolve…).
   They run inside the step's write transaction with `ctx.session` (scoped to the tenant), so
-  their effect and the step's progress commit together: exactly once in effect.
+  their effect and the step's progress commit together: exactly once in effect. Such an
+  action refuses bad input with a `DomainError` *before* it writes (the step then fails and
+  the transaction goes on); any other exception rolls the whole transaction back and fails
+  the run.
 - `in_transaction = False` (the default): actions that talk to the outside world (webhook,
   e-mail, HTTP request). They run outside any transaction (`ctx.session` is None) and may be
   repeated after a crash, so they send `ctx.idempotency_key` to the receiver (an

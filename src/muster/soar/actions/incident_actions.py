@@ -54,7 +54,13 @@ class IncidentAction(Action):
         incident = get_incident(session, incident_id)
         before = {name: getattr(incident, name) for name in requested}
         change_incident(
-            session, incident_id, requested, SOAR, ctx.now, reason=f"playbook step {ctx.step_id}"
+            session,
+            incident_id,
+            requested,
+            SOAR,
+            ctx.now,
+            reason=f"playbook step {ctx.step_id}",
+            flush=False,  # written with the step's other changes at commit
         )
         return incident, any(getattr(incident, name) != old for name, old in before.items())
 
