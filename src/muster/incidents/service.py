@@ -22,7 +22,7 @@ from muster.incidents.repository import IncidentRepository
 from muster.incidents.schemas import IncidentCreate, IncidentUpdate
 from muster.incidents.timeline import record, serialisable_changes
 from muster.models import Alert, Comment, Incident
-from muster.models.enums import IncidentStatus, Resolution
+from muster.models.enums import SOAR_ASSIGNEE, IncidentStatus, Resolution
 from muster.tenants.users import members
 
 
@@ -140,7 +140,8 @@ def change_incident(
             f"incident is at version {incident.version}, not {if_match}; reload and retry"
         )
     state = {name: getattr(incident, name) for name in STATE_FIELDS}
-    roster = members(session) if "assignee" in requested else {}
+    # the roster is needed only to assign a person (not SOAR, not nobody)
+    roster = members(session) if requested.get("assignee") not in (None, SOAR_ASSIGNEE) else {}
     outcome = lifecycle.transition(state, requested, actor, roster, now)
     _apply(session, incident, outcome, actor, now, reason, flush=flush)
     return incident

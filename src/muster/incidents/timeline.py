@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic.alias_generators import to_camel
-from sqlalchemy import Table, select
+from sqlalchemy import Table, event, select
 from sqlalchemy.orm import Session
 
 from muster.db.bulk import insert_rows
@@ -19,6 +19,7 @@ from muster.incidents.schemas import IncidentListItem
 from muster.models import AuditEvent
 
 AUDIT: Table = AuditEvent.__table__  # type: ignore[assignment]
+_PENDING = "muster.timeline.pending"  # session.info key: events `record` has collected
 
 
 def event_row(
@@ -64,22 +65,37 @@ def record(
     reason: str | None = None,
     subject_type: str = "incident",
 ) -> None:
-    """Write one audit event for the session's tenant."""
-    write_events(
-        session,
-        [
-            event_row(
-                tenant_id_of(session),
-                subject_id,
-                action,
-                actor,
-                now,
-                changes=changes,
-                reason=reason,
-                subject_type=subject_type,
-            )
-        ],
+    """Write one audit event for the session's tenant, with the transaction's other events
+    in one insert when it commits (and not at all if it rolls back)."""
+    row = event_row(
+        tenant_id_of(session),
+        subject_id,
+        action,
+        actor,
+        now,
+        changes=changes,
+        reason=reason,
+        subject_type=subject_type,
     )
+    session.info.setdefault(_PENDING, []).append(row)
+
+
+def write_pending(session: Session) -> None:
+    """Insert the events `record` has collected in this transaction (before it commits, or
+    before the timeline is read inside it)."""
+    rows = session.info.pop(_PENDING, None)
+    if rows:
+        write_events(session, rows)
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    write_pending(session)
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_PENDING, None)
 
 
 def serialisable_changes(changes: Mapping[str, tuple[Any, Any]]) -> dict[str, list[Any]]:
@@ -93,6 +109,7 @@ def serialisable_changes(changes: Mapping[str, tuple[Any, Any]]) -> dict[str, li
 
 def timeline(session: Session, incident_id: uuid.UUID) -> list[AuditEvent]:
     """Every event about the incident, oldest first."""
+    write_pending(session)
     return list(
         session.scalars(
             select(AuditEvent)
