@@ -21,9 +21,11 @@ import itertools
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +65,7 @@ TARGET_STEPS = 500
 TARGET_LAG_S = 2.0
 TARGET_SCALE = 2.0
 QUESTION_TIMEOUT_S = 20
+RECEIVER_DELAY_S = 0.02  # a fast API on the other end of a webhook
 
 
 def rate_playbook(name: str) -> dict[str, Any]:
@@ -99,6 +102,55 @@ def rate_playbook(name: str) -> dict[str, Any]:
     return {"name": name, "trigger": "incident", "steps": steps}
 
 
+def calling_playbook(name: str, url: str) -> dict[str, Any]:
+    """Six steps, two of them webhooks to a receiver that takes `RECEIVER_DELAY_S` to answer:
+    the shape of most real playbooks (enrich or notify through an API, then act)."""
+    steps: list[dict[str, Any]] = [
+        {"id": "m1", "kind": "action", "action": "set_memory", "params": {"values": {"a": 1}}},
+        {"id": "w1", "kind": "action", "action": "send_webhook", "params": {"url": url}},
+        {"id": "t1", "kind": "action", "action": "add_tags", "params": {"tags": ["bench"]}},
+        {"id": "w2", "kind": "action", "action": "send_webhook", "params": {"url": url}},
+        {"id": "sev", "kind": "action", "action": "set_severity", "params": {"severity": 4}},
+        {"id": "m2", "kind": "action", "action": "set_memory", "params": {"values": {"b": 2}}},
+    ]
+    for current, following in itertools.pairwise(steps):
+        current["next"] = following["id"]
+    return {"name": name, "trigger": "incident", "steps": steps}
+
+
+class SlowReceiver:
+    """A loopback HTTP server that answers every POST after `delay` seconds."""
+
+    def __init__(self, delay: float) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                time.sleep(delay)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def __enter__(self) -> SlowReceiver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.shutdown()
+
+
 def question_playbook(name: str, timeout_s: int) -> dict[str, Any]:
     """Ask, and fall back to one step when nobody answers."""
     return {
@@ -125,14 +177,18 @@ def question_playbook(name: str, timeout_s: int) -> dict[str, Any]:
 
 
 def setup(
-    db: MusterDatabase, playbook: dict[str, Any], incidents: int, batch: int = 500
+    db: MusterDatabase,
+    playbook: dict[str, Any],
+    incidents: int,
+    batch: int = 500,
+    allowed_hosts: list[str] | None = None,
 ) -> uuid.UUID:
     """A tenant with one playbook and `incidents` new incidents (so as many queued runs)."""
     now = SystemClock().now()
     with unit_of_work(db, SystemContext(), write=True) as session:
-        tenant_id = create_tenant(
-            session, TenantCreate(name=f"soar-{uuid.uuid4().hex[:8]}"), now
-        ).id
+        tenant = create_tenant(session, TenantCreate(name=f"soar-{uuid.uuid4().hex[:8]}"), now)
+        tenant.settings = {"soarAllowedHosts": allowed_hosts or []}
+        tenant_id = tenant.id
     with unit_of_work(db, TenantContext(tenant_id), write=True) as session:
         create_playbook(session, PlaybookDefinition.model_validate(playbook), ACTOR, now)
     alerts = [
@@ -302,7 +358,7 @@ def fallback_lags(
     return [(at - due[pid]).total_seconds() for pid, at in started.items() if due.get(pid)]
 
 
-def scaling(runs: int, workers: int) -> dict[str, Any]:
+def scaling(runs: int, workers: int, playbook: dict[str, Any] | None = None) -> dict[str, Any]:
     """Figure 3: `workers` `muster worker` processes on PostgreSQL; steps/s. The workers are
     started and idle first; the clock starts when one transaction has queued every run."""
     with workdir("soar-scale") as wd:
@@ -329,7 +385,9 @@ def scaling(runs: int, workers: int) -> dict[str, Any]:
                 timeout=60,
             )
             cpu0 = sum(process_cpu_seconds(proc.pid) for proc in procs)
-            tenant_id = setup(db, rate_playbook("rate"), runs, batch=runs)
+            tenant_id = setup(
+                db, playbook or rate_playbook("rate"), runs, batch=runs, allowed_hosts=["127.0.0.1"]
+            )
             busy0 = machine_busy_seconds()
             start = time.perf_counter()
             wait_until(lambda: active_runs(db, tenant_id) == 0, timeout=900, every=0.1)
@@ -369,6 +427,7 @@ def main() -> int:
     args = parser.parse_args()
     rate_runs, question_runs, scale_runs = (60, 200, 300) if args.quick else (200, 1000, 1500)
     scale_repeats = 1 if args.quick else 3
+    call_runs = 60 if args.quick else 200
     results: dict[str, Any] = {}
     with workdir("soar-steps") as wd:
         bench_db = fresh_database("sqlite", "soar_rate", wd)
@@ -387,6 +446,18 @@ def main() -> int:
             three = scaling(scale_runs, 3)
             log(f"  3 workers: {three}")
             pairs.append((one, three))
+        with SlowReceiver(RECEIVER_DELAY_S) as receiver:
+            calling = calling_playbook("calling", receiver.url)
+            call_one = scaling(call_runs, 1, calling)
+            log(f"  calls, 1 worker: {call_one}")
+            call_three = scaling(call_runs, 3, calling)
+            log(f"  calls, 3 workers: {call_three}")
+        results["scaling_postgresql_calls"] = {
+            "receiver_delay_s": RECEIVER_DELAY_S,
+            "one": call_one,
+            "three": call_three,
+            "speedup": round(call_three["steps_per_s"] / call_one["steps_per_s"], 2),
+        }
         speedups = [three["steps_per_s"] / one["steps_per_s"] for one, three in pairs]
         middle = sorted(range(len(pairs)), key=lambda i: speedups[i])[len(pairs) // 2]
         one, three = pairs[middle]
@@ -425,6 +496,19 @@ def main() -> int:
                 f">= {TARGET_SCALE}x",
                 f"{scale['speedup']}x ({fmt(scale['three']['steps_per_s'])} vs "
                 f"{fmt(scale['one']['steps_per_s'])})",
+                "",
+                "",
+            ]
+        )
+    calls = results.get("scaling_postgresql_calls")
+    if calls:
+        rows.append(
+            [
+                f"steps/s with webhooks ({calls['receiver_delay_s'] * 1000:.0f} ms), "
+                "3 workers vs 1",
+                f">= {TARGET_SCALE}x",
+                f"{calls['speedup']}x ({fmt(calls['three']['steps_per_s'])} vs "
+                f"{fmt(calls['one']['steps_per_s'])})",
                 "",
                 "",
             ]

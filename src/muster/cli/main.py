@@ -186,7 +186,14 @@ def apikey_list(
 @app.command()
 def worker(
     threads: Annotated[int, typer.Option(min=1, help="threads running jobs")] = 1,
-    batch: Annotated[int, typer.Option(min=1, help="jobs claimed at a time per thread")] = 50,
+    batch: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="jobs claimed at a time per thread (a run can take seconds: claiming many "
+            "leaves other workers idle while this one works through them)",
+        ),
+    ] = 4,
     poll: Annotated[
         float | None,
         typer.Option(min=0.01, help="seconds between polls when idle [MUSTER_WORKER_POLL_SECONDS]"),

@@ -20,6 +20,7 @@ way; tests use a real loopback server instead.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Iterable, Mapping
@@ -119,6 +120,19 @@ def shown(url: httpx.URL | str) -> str:
     return f"{parsed.scheme}://{parsed.netloc.decode('ascii', errors='replace')}{parsed.path}"
 
 
+@functools.lru_cache(maxsize=1)
+def _shared_client() -> httpx.Client:
+    """One client for every action: its TLS context is built once (that costs milliseconds of
+    CPU) and its connections are kept alive between steps. httpx clients are thread-safe."""
+    return httpx.Client(follow_redirects=False)
+
+
+@functools.lru_cache(maxsize=8)
+def _client(transport: httpx.BaseTransport) -> httpx.Client:
+    """A client over an injected transport (tests), kept like the shared one."""
+    return httpx.Client(transport=transport, follow_redirects=False)
+
+
 def send(
     method: str,
     url: str,
@@ -129,11 +143,9 @@ def send(
 ) -> Reply:
     """Send one request (no redirects) within `timeout`; RetryableError on transport failure."""
     started = time.monotonic()
+    client = _shared_client() if transport is None else _client(transport)
     try:
-        with (
-            httpx.Client(timeout=timeout, transport=transport, follow_redirects=False) as client,
-            client.stream(method, url, **request) as response,
-        ):
+        with client.stream(method, url, timeout=timeout, **request) as response:
             buffer, complete = bytearray(), True
             for chunk in response.iter_bytes():
                 buffer += chunk
