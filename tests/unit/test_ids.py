@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 import uuid
@@ -115,3 +116,10 @@ class TestNewId:
 
     def test_unique(self) -> None:
         assert len({new_id() for _ in range(10_000)}) == 10_000
+
+    def test_strictly_increasing_within_a_millisecond(self) -> None:
+        ids = [new_id() for _ in range(5_000)]  # many share a millisecond
+        assert ids == sorted(ids) and len(set(ids)) == len(ids)
+        same_ms = [b for a, b in itertools.pairwise(ids) if a.int >> 80 == b.int >> 80]
+        assert same_ms, "no two ids shared a millisecond: the test proves nothing"
+        assert all(v.version == 7 and v.variant == uuid.RFC_4122 for v in same_ms)
