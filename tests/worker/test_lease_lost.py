@@ -61,16 +61,17 @@ def test_a_taken_over_job_rolls_back_the_old_workers_step(
         )
         ingest(session, [alert(severity=3)], ACTOR, clock.now())
         process = session.scalars(select(SoarProcess)).one()
-    with unit_of_work(db, SystemContext()) as session:
-        job = session.scalars(select(Job).where(Job.kind == RUN, Job.tenant_id == tenant.id)).one()
-    now = clock.now()
-    # worker A claimed the job; its lease ran out and worker B holds it now
-    with unit_of_work(db, SystemContext(), write=True) as session:
+        now = clock.now()
+        # worker A claimed the run's job; its lease ran out and worker B holds it now. Set in
+        # the transaction that queued the job, so no other worker sharing the test database
+        # (an API test server's embedded one) can ever claim it.
         session.connection().execute(
             update(JOBS)
-            .where(JOBS.c.id == job.id)
-            .values(state="running", locked_by="worker-b", locked_until=now + timedelta(seconds=30))
+            .where(JOBS.c.kind == RUN, JOBS.c.tenant_id == tenant.id)
+            .values(state="running", locked_by="worker-b", locked_until=now + timedelta(hours=1))
         )
+    with unit_of_work(db, SystemContext()) as session:
+        job = session.scalars(select(Job).where(Job.kind == RUN, Job.tenant_id == tenant.id)).one()
     held_by_a = ClaimedJob(
         job.id, RUN, dict(job.payload), tenant.id, 1, job.run_at, "worker-a", now
     )
