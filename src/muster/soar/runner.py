@@ -20,7 +20,6 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 import structlog
@@ -31,7 +30,6 @@ from muster.clock import Clock
 from muster.config import Settings
 from muster.db import TenantContext, unit_of_work
 from muster.db.engine import Database
-from muster.errors import DomainError
 from muster.incidents.lifecycle import SOAR
 from muster.incidents.timeline import record
 from muster.models import Incident, SoarProcess, Tenant
@@ -40,16 +38,20 @@ from muster.playbooks.definition import (
     AnyStep,
     LoopStep,
     PlaybookDefinition,
-    QuestionStep,
 )
-from muster.query import Subject, compile_predicate, parse_cached
-from muster.query.tree import uses_now
 from muster.soar import engine
 from muster.soar.actions.base import Action, ActionContext, ActionInput, load_actions
+from muster.soar.calls import ActionCrashed, call_in_transaction, call_outside, longest_call
 from muster.soar.service import definition_of
 from muster.soar.templating import TemplateError, render
 from muster.soar.transitions import ACTIVE, apply_move, end, log_step, mirror, take_incident
-from muster.soar.views import IncidentView
+from muster.soar.views import (
+    IncidentView,
+    condition_holds,
+    loop_items,
+    question_text,
+    whom_asked,
+)
 
 log = structlog.get_logger("muster.soar")
 
@@ -85,10 +87,8 @@ class _External:
     expect: Expect
 
     def longest(self) -> float:
-        """Seconds the action may take with all its attempts and the pauses between them."""
-        attempts = self.retries + 1
-        pauses = sum(engine.retry_delay(n).total_seconds() for n in range(1, attempts))
-        return attempts * self.action.time_limit(self.ctx.settings) + pauses + 5.0
+        """Seconds the call may take, retries included (the job's lease must cover it)."""
+        return longest_call(self.action, self.ctx.settings, self.retries)
 
 
 class Runner:
@@ -207,8 +207,12 @@ class Runner:
                 )
                 question, asked = None, None
                 if isinstance(move, engine.Ask):
-                    question = self._question_text(definition, move.step, process, state, view)
-                    asked = self._asked(definition, move.step, process, state, view)
+                    question = question_text(
+                        definition.step(move.step), process, state.memory, view, self.clock.now()
+                    )
+                    asked = whom_asked(
+                        definition.step(move.step), process, state.memory, view, self.clock.now()
+                    )
                 if not apply_move(
                     session,
                     process,
@@ -271,13 +275,13 @@ class Runner:
         if event is not None:
             return engine.route(definition, state, step, event, now), _describe(step, event)
         if not isinstance(step, ActionStep):
-            items = self._collection(step, state, view) if isinstance(step, LoopStep) else None
+            items = loop_items(step, state.memory, view) if isinstance(step, LoopStep) else None
             move = engine.arrive(
                 definition,
                 state,
                 step,
                 now,
-                evaluate=lambda when: self._evaluate(when, state, view),
+                evaluate=lambda when: condition_holds(when, state.memory, view, self.clock.now()),
                 items=items,
             )
             assert move is not None
@@ -310,7 +314,7 @@ class Runner:
             ctx.tenant_settings = _tenant_settings(session, process.tenant_id)
             return _External(action, params, ctx, step.retries, expect), ("", "", {}, {}, None)
         ctx.session = session
-        result = _call_in_transaction(session, action, ctx, params)
+        result = call_in_transaction(action, ctx, params)
         inputs = params.model_dump(mode="json")
         return self._after_action(definition, state, step, action, result, now, inputs)
 
@@ -340,79 +344,10 @@ class Runner:
     # ---------------------------------------------------------------- helpers
 
     def _run_outside(self, external: _External) -> engine.Event:
-        """Run an outside-world action with its retries; never raises."""
-        attempts = external.retries + 1
-        for attempt in range(1, attempts + 1):
-            try:
-                output = external.action().run(external.ctx, external.params)
-                return engine.Done(output.model_dump(mode="json"))
-            except external.action.retryable as exc:
-                if attempt == attempts:
-                    return engine.Failed(f"{exc} (after {attempts} attempts)")
-                time.sleep(engine.retry_delay(attempt).total_seconds())
-            except Exception as exc:  # an action's failure fails the step, not the worker
-                return engine.Failed(f"{type(exc).__name__}: {exc}")
-        return engine.Failed("no attempt made")
+        return call_outside(external.action, external.ctx, external.params, external.retries)
 
     def _definition(self, session: Session, process: SoarProcess) -> PlaybookDefinition:
         return _cached_definition(process.playbook_id, process.playbook_version, session)
-
-    def _evaluate(self, when: str, state: engine.State, view: IncidentView) -> bool:
-        tree = parse_cached(when)
-        if uses_now(tree):  # `-1h`, `now()`: taken at this step, not when first compiled
-            predicate = compile_predicate(tree, Subject.PROCESS, self.clock.now())
-        else:
-            predicate = _predicate(when)
-        return predicate(view.for_condition(state.memory, "alerts." in when))
-
-    def _collection(self, step: LoopStep, state: engine.State, view: IncidentView) -> list[Any]:
-        if step.over == "alerts":
-            return view.alerts()
-        if step.over == "entities":
-            return view.entities()
-        value = state.memory.get(step.over.removeprefix("memory."))
-        if value is None:
-            return []
-        return list(value) if isinstance(value, list | tuple) else [value]
-
-    def _asked(
-        self,
-        definition: PlaybookDefinition,
-        step_id: str,
-        process: SoarProcess,
-        state: engine.State,
-        view: IncidentView,
-    ) -> dict[str, Any]:
-        """Who the question is for: the templated e-mail filled in, `assignee` resolved to the
-        person who had the incident before SOAR took it."""
-        step = definition.step(step_id)
-        assert isinstance(step, QuestionStep)
-        asked = step.ask.model_dump(exclude_none=True)
-        if step.ask.to == "assignee":
-            asked["email"] = process.previous_assignee
-        elif step.ask.email:
-            context = view.for_template(process, state.memory, False, self.clock.now())
-            try:
-                asked["email"] = str(render(step.ask.email, context))
-            except TemplateError as exc:
-                asked["error"] = str(exc)
-        return asked
-
-    def _question_text(
-        self,
-        definition: PlaybookDefinition,
-        step_id: str,
-        process: SoarProcess,
-        state: engine.State,
-        view: IncidentView,
-    ) -> str:
-        step = definition.step(step_id)
-        text = getattr(step, "question", "")
-        try:
-            context = view.for_template(process, state.memory, "alerts" in text, self.clock.now())
-            return str(render(text, context))
-        except TemplateError as exc:
-            return f"{text} (could not be filled in: {exc})"
 
 
 def _applies(process: SoarProcess, expect: Expect | None) -> bool:
@@ -438,40 +373,9 @@ def _describe(
     return kind, "ok", {}, event.output, None
 
 
-class ActionCrashed(Exception):
-    """An in-transaction action raised something other than a domain error (a bug): its
-    transaction is rolled back whole and the run fails in a new one."""
-
-    def __init__(self, step_id: str, error: str) -> None:
-        super().__init__(f"{step_id}: {error}")
-        self.step_id = step_id
-        self.error = error
-
-
-def _call_in_transaction(
-    session: Session, action: type[Action], ctx: ActionContext, params: ActionInput
-) -> engine.Event:
-    """Run a database action in the step's transaction. A domain error (refused before the
-    action writes anything: `muster.soar.actions.base`) fails the step; anything else rolls
-    the transaction back (`ActionCrashed`), so nothing is left half-written. No savepoint per
-    action: one costs a flush and two round trips."""
-    try:
-        output = action().run(ctx, params)
-    except DomainError as exc:
-        return engine.Failed(exc.detail)
-    except Exception as exc:
-        raise ActionCrashed(ctx.step_id, f"{type(exc).__name__}: {exc}") from exc
-    return engine.Done(output.model_dump(mode="json"))
-
-
 def _tenant_settings(session: Session, tenant_id: uuid.UUID) -> dict[str, Any]:
     tenant = session.get(Tenant, tenant_id)
     return dict(tenant.settings or {}) if tenant is not None else {}
-
-
-@lru_cache(maxsize=1024)
-def _predicate(when: str) -> Callable[[Mapping[str, Any]], bool]:
-    return compile_predicate(parse_cached(when), Subject.PROCESS)
 
 
 _DEFINITIONS: dict[tuple[uuid.UUID, int], PlaybookDefinition] = {}

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -13,6 +14,10 @@ from muster.alerts.schemas import AlertRead
 from muster.incidents.schemas import IncidentListItem
 from muster.incidents.service import alerts_of
 from muster.models import Incident, SoarProcess
+from muster.playbooks.definition import AnyStep, LoopStep, QuestionStep
+from muster.query import Subject, compile_predicate, parse_cached
+from muster.query.tree import uses_now
+from muster.soar.templating import TemplateError, render
 
 
 @dataclass(slots=True)
@@ -88,3 +93,70 @@ class IncidentView:
             context["alerts"] = self.alerts()
             context["entities"] = self.entities()
         return context
+
+
+def condition_holds(
+    when: str, memory: Mapping[str, Any], view: IncidentView, now: datetime
+) -> bool:
+    """Whether a condition branch's `when` holds; relative times are taken at `now`."""
+    tree = parse_cached(when)
+    if uses_now(tree):  # `-1h`, `now()`: at this step, not when first compiled
+        predicate = compile_predicate(tree, Subject.PROCESS, now)
+    else:
+        predicate = _predicate(when)
+    return predicate(view.for_condition(memory, "alerts." in when))
+
+
+@lru_cache(maxsize=1024)
+def _predicate(when: str) -> Callable[[Mapping[str, Any]], bool]:
+    return compile_predicate(parse_cached(when), Subject.PROCESS)
+
+
+def loop_items(step: LoopStep, memory: Mapping[str, Any], view: IncidentView) -> list[Any]:
+    """The collection a loop runs over: the alerts, the entities, or a memory value."""
+    if step.over == "alerts":
+        return view.alerts()
+    if step.over == "entities":
+        return view.entities()
+    value = memory.get(step.over.removeprefix("memory."))
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def whom_asked(
+    step: AnyStep,
+    process: SoarProcess,
+    memory: Mapping[str, Any],
+    view: IncidentView,
+    now: datetime,
+) -> dict[str, Any]:
+    """Who a question is for: the templated e-mail filled in, `assignee` resolved to the
+    person who had the incident before SOAR took it."""
+    assert isinstance(step, QuestionStep)
+    asked = step.ask.model_dump(exclude_none=True)
+    if step.ask.to == "assignee":
+        asked["email"] = process.previous_assignee
+    elif step.ask.email:
+        try:
+            asked["email"] = str(
+                render(step.ask.email, view.for_template(process, memory, False, now))
+            )
+        except TemplateError as exc:
+            asked["error"] = str(exc)
+    return asked
+
+
+def question_text(
+    step: AnyStep,
+    process: SoarProcess,
+    memory: Mapping[str, Any],
+    view: IncidentView,
+    now: datetime,
+) -> str:
+    """The question as asked, its template filled in (or the raw text with the error)."""
+    text = getattr(step, "question", "")
+    try:
+        return str(render(text, view.for_template(process, memory, "alerts" in text, now)))
+    except TemplateError as exc:
+        return f"{text} (could not be filled in: {exc})"
