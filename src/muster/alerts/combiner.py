@@ -106,6 +106,8 @@ class IngestCombiner:
             for waiting in group:
                 self._flush(tenant_id, [waiting])
             return
+        self.db.inserted("alerts", len(report.items) - report.duplicates)
+        self.db.inserted("incidents", report.incidents_created)
         start = 0
         for waiting in group:
             end = start + len(waiting.batch)

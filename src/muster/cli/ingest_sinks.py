@@ -86,6 +86,8 @@ class DatabaseSink:
             raise BatchRejected(exc.detail, exc.errors) from None
         except SQLAlchemyError as exc:
             raise IngestAborted(f"database error, batch rolled back: {_brief(exc)}") from None
+        self.db.inserted("alerts", len(payloads) - report.duplicates)
+        self.db.inserted("incidents", report.incidents_created)
         return Outcome(report.duplicates, report.incidents_created)
 
     def close(self) -> None:

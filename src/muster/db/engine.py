@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from muster.config import Settings
 from muster.db.checkpoint import WalCheckpointer
+from muster.db.statistics import StatisticsKeeper
 from muster.db.types import dumps_json, loads_json
 from muster.query.functions import register as register_sql_functions
 
@@ -24,12 +25,19 @@ class Database:
     def __init__(self, engine: Engine, checkpointer: WalCheckpointer | None = None) -> None:
         self.engine = engine
         self.checkpointer = checkpointer
+        # PostgreSQL: keep the planner's row counts up with fast-growing tables
+        self.statistics = StatisticsKeeper(engine) if engine.dialect.name == "postgresql" else None
         self.sessions = sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
         # SQLite has one writer. Queueing writers on a lock in this process is fair and avoids
         # SQLite's sleep-and-retry busy handler, which would wreck tail latency.
         self.write_gate: threading.Lock | None = (
             threading.Lock() if engine.dialect.name == "sqlite" else None
         )
+
+    def inserted(self, table: str, rows: int) -> None:
+        """Tell the statistics keeper that `rows` rows were committed into `table`."""
+        if self.statistics is not None:
+            self.statistics.inserted(table, rows)
 
     @property
     def dialect(self) -> str:
