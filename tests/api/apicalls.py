@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import httpx
+import pytest
 
 from muster.models.enums import Role
 from tests.factories import TenantKeys, alert
@@ -170,3 +173,21 @@ def assert_serving(client: httpx.Client, tenant: TenantKeys) -> None:
     """The server still ingests and reads back a good alert."""
     item = ingest(client, tenant, hostname=f"alive-{uuid.uuid4().hex[:8]}")
     assert get_alert(client, tenant, item["alertId"])["id"] == item["alertId"]
+
+
+def wait_for(
+    fetch: Callable[[], dict[str, Any]],
+    done: Callable[[dict[str, Any]], bool],
+    timeout: float = 20.0,
+    every: float = 0.1,
+) -> dict[str, Any]:
+    """Poll until `done(fetch())` (the server's worker works in the background); return the
+    last answer, or fail the test with it on timeout."""
+    deadline = time.monotonic() + timeout
+    last: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        last = fetch()
+        if done(last):
+            return last
+        time.sleep(every)
+    pytest.fail(f"condition not reached in {timeout}s; last answer: {last}")

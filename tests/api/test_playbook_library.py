@@ -36,7 +36,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -61,6 +61,7 @@ from muster.playbooks.definition import ActionStep
 from muster.playbooks.graph import check
 from muster.playbooks.yaml_io import dump_yaml, load_yaml, parse_definition, to_document
 from muster.soar.actions.base import load_actions
+from tests.api.apicalls import wait_for
 from tests.factories import TenantKeys, alert
 
 LIBRARY = files("muster.playbooks") / "library"
@@ -73,7 +74,6 @@ PLAYBOOKS = (
 )
 QUESTION_TIMEOUT = "2s"  # what a test shortens a library question's timeout to
 SOC_LEAD = "soc-lead@corp.test"
-POLL_S = 0.1
 
 
 # ------------------------------------------------------------------ the HTTP receiver
@@ -350,22 +350,6 @@ def get(client: httpx.Client, tenant: TenantKeys, path: str) -> Any:
     resp = client.get(path, headers=tenant.headers())
     assert resp.status_code == 200, resp.text
     return resp.json()
-
-
-def wait_for(
-    fetch: Callable[[], dict[str, Any]],
-    done: Callable[[dict[str, Any]], bool],
-    timeout: float = 20.0,
-) -> dict[str, Any]:
-    """Poll until `done(fetch())`; return the last answer (fail with it on timeout)."""
-    deadline = time.monotonic() + timeout
-    last: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        last = fetch()
-        if done(last):
-            return last
-        time.sleep(POLL_S)
-    pytest.fail(f"condition not reached in {timeout}s; last answer: {last}")
 
 
 def wait_soar(

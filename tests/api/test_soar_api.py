@@ -4,16 +4,14 @@ back, and hands the incident back. Runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
 from muster.models.enums import Role
-from tests.api.apicalls import assert_problem
+from tests.api.apicalls import assert_problem, wait_for
 from tests.factories import TenantKeys, alert
 
 QUESTION_TIMEOUT_S = 3
@@ -76,22 +74,6 @@ def playbook(name: str, **extra: Any) -> dict[str, Any]:
     }
     body.update(extra)
     return body
-
-
-def wait_for(
-    fetch: Callable[[], dict[str, Any]],
-    done: Callable[[dict[str, Any]], bool],
-    timeout: float = 20.0,
-) -> dict[str, Any]:
-    """Poll until `done(fetch())`; return the last answer (fail with it on timeout)."""
-    deadline = time.monotonic() + timeout
-    last: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        last = fetch()
-        if done(last):
-            return last
-        time.sleep(0.1)
-    pytest.fail(f"condition not reached in {timeout}s; last answer: {last}")
 
 
 @pytest.fixture()

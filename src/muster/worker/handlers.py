@@ -45,28 +45,24 @@ def all_handlers(db: Database, settings: Settings, clock: Clock) -> dict[str, Ha
         tenant_id, process_id = ids(job)
         runner.advance(tenant_id, process_id, finisher(job), hold_job=holder(job))
 
-    def timeout(job: ClaimedJob, now: datetime) -> None:
-        tenant_id, process_id = ids(job)
-        expect = Expect("WAITING_INPUT", int(job.payload["token"]))
-        runner.advance(
-            tenant_id,
-            process_id,
-            finisher(job),
-            event=engine.TimedOut(),
-            expect=expect,
-            hold_job=holder(job),
-        )
+    def timer(status: str, event: engine.Event) -> Handler:
+        """A timer's handler: `event` for a run still in `status` at the step it was set for."""
 
-    def wake(job: ClaimedJob, now: datetime) -> None:
-        tenant_id, process_id = ids(job)
-        expect = Expect("SLEEPING", int(job.payload["token"]))
-        runner.advance(
-            tenant_id,
-            process_id,
-            finisher(job),
-            event=engine.Done(),
-            expect=expect,
-            hold_job=holder(job),
-        )
+        def fire(job: ClaimedJob, now: datetime) -> None:
+            tenant_id, process_id = ids(job)
+            runner.advance(
+                tenant_id,
+                process_id,
+                finisher(job),
+                event=event,
+                expect=Expect(status, int(job.payload["token"])),
+                hold_job=holder(job),
+            )
 
-    return {RUN: run, TIMEOUT: timeout, WAKE: wake}
+        return fire
+
+    return {
+        RUN: run,
+        TIMEOUT: timer("WAITING_INPUT", engine.TimedOut()),
+        WAKE: timer("SLEEPING", engine.Done()),
+    }
