@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -52,35 +53,43 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@contextmanager
+def fresh_database_url(
+    backend: str, name: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A URL to an empty database of its own: a SQLite file, or a PostgreSQL schema that is
+    dropped afterwards."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / f'{name}.db'}"
+        return
+    schema = f"muster_{name}"
+    admin = create_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{PG_SERVER}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def settings(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """Settings pointing at this worker's fresh, migrated database."""
-    if backend == "sqlite":
-        path = tmp_path_factory.mktemp("db") / f"muster-{_worker()}.db"
-        url = f"sqlite:///{path}"
-    else:
-        schema = f"muster_test_{os.getpid()}_{_worker()}"
-        admin = create_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        admin.dispose()
-        url = f"{PG_SERVER}?options=-csearch_path%3D{schema}"
-    # a short key cache: changes made outside the API (the CLI) show within a second
-    # the server under test shares the pytest process: leave its garbage collector alone
-    settings = Settings(
-        database_url=url,
-        database_pool_size=5,
-        auth_cache_seconds=1.0,
-        gc_young_collection_every=0,
-    )
-    upgrade(settings)
-    yield settings
-    if backend == "postgresql":
-        admin = create_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+    name = f"test_{os.getpid()}_{_worker()}"
+    with fresh_database_url(backend, name, tmp_path_factory) as url:
+        # a short key cache: changes made outside the API (the CLI) show within a second;
+        # the server under test shares the pytest process: leave its garbage collector alone
+        settings = Settings(
+            database_url=url,
+            database_pool_size=5,
+            auth_cache_seconds=1.0,
+            gc_young_collection_every=0,
+        )
+        upgrade(settings)
+        yield settings
 
 
 @pytest.fixture(scope="session")
@@ -96,9 +105,10 @@ class Server(uvicorn.Server):
         pass
 
 
-@pytest.fixture(scope="session")
-def base_url(settings: Settings) -> Iterator[str]:
-    """A real uvicorn server for this backend on a free loopback port."""
+@contextmanager
+def serve(settings: Settings) -> Iterator[str]:
+    """A real uvicorn server (with its embedded worker) for `settings` on a free loopback
+    port, in a thread; its base URL."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -114,9 +124,18 @@ def base_url(settings: Settings) -> Iterator[str]:
         if time.monotonic() > deadline:
             raise RuntimeError("test server did not start")
         time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def base_url(settings: Settings) -> Iterator[str]:
+    """A real uvicorn server for this backend on a free loopback port."""
+    with serve(settings) as url:
+        yield url
 
 
 @pytest.fixture()

@@ -34,7 +34,6 @@ import json
 import re
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -46,13 +45,10 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope
 from aiosmtpd.smtp import Session as SmtpSession
-from sqlalchemy import create_engine, text
 
-from muster.api import create_app
 from muster.config import Settings
 from muster.db.engine import Database, create_db_engine
 from muster.db.migrate import upgrade
@@ -62,6 +58,7 @@ from muster.playbooks.graph import check
 from muster.playbooks.yaml_io import dump_yaml, load_yaml, parse_definition, to_document
 from muster.soar.actions.base import load_actions
 from tests.api.apicalls import wait_for
+from tests.conftest import fresh_database_url, serve
 from tests.factories import TenantKeys, alert
 
 LIBRARY = files("muster.playbooks") / "library"
@@ -206,11 +203,6 @@ def mailbox() -> Iterator[Mailbox]:
 # ------------------------------------------------------------------ this module's server
 
 
-class _Server(uvicorn.Server):
-    def install_signal_handlers(self) -> None:  # runs inside a thread
-        pass
-
-
 @pytest.fixture(scope="module")
 def library_settings(
     backend: str,
@@ -219,32 +211,19 @@ def library_settings(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Settings]:
     """The session settings with a database of this module's own and its SMTP server."""
-    schema = f"muster_pblib_{uuid.uuid4().hex[:12]}"
-    server_url = settings.database_url.split("?")[0]
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('pblib') / 'muster.db'}"
-    else:
-        admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        admin.dispose()
-        url = f"{server_url}?options=-csearch_path%3D{schema}"
-    own = Settings(
-        **{
-            **settings.model_dump(),
-            "database_url": url,
-            "smtp_host": "127.0.0.1",
-            "smtp_port": mailbox.port,
-            "worker_poll_seconds": 0.05,
-        }
-    )
-    upgrade(own)
-    yield own
-    if backend == "postgresql":
-        admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+    name = f"pblib_{uuid.uuid4().hex[:12]}"
+    with fresh_database_url(backend, name, tmp_path_factory) as url:
+        own = Settings(
+            **{
+                **settings.model_dump(),
+                "database_url": url,
+                "smtp_host": "127.0.0.1",
+                "smtp_port": mailbox.port,
+                "worker_poll_seconds": 0.05,
+            }
+        )
+        upgrade(own)
+        yield own
 
 
 @pytest.fixture(scope="module")
@@ -258,25 +237,8 @@ def db(library_settings: Settings) -> Iterator[Database]:
 @pytest.fixture(scope="module")
 def base_url(library_settings: Settings) -> Iterator[str]:
     """Overrides conftest's `base_url`: a server (and worker) on this module's database."""
-    port = free_port()
-    config = uvicorn.Config(
-        create_app(library_settings),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        access_log=False,
-    )
-    server = _Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the playbook library test server did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve(library_settings) as url:
+        yield url
 
 
 # ------------------------------------------------------------------ helpers
