@@ -17,8 +17,8 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, inspect, text
-from tests.conftest import PG_SERVER, REQUIRE_PG, _pg_reachable
+from sqlalchemy import inspect, text
+from tests.conftest import REQUIRE_PG, _pg_reachable, fresh_database_url
 
 import muster.models  # noqa: F401  (registers every table)
 from muster.config import Settings
@@ -28,25 +28,17 @@ from muster.db.migrate import alembic_config
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
+def empty_db(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Settings]:
     """Settings for a database nobody has touched."""
-    if request.param == "sqlite":
-        yield Settings(database_url=f"sqlite:///{tmp_path / 'fresh.db'}")
-        return
-    if not _pg_reachable():
+    if request.param == "postgresql" and not _pg_reachable():
         if REQUIRE_PG:
             pytest.fail("PostgreSQL is required (MUSTER_REQUIRE_POSTGRES=1) but unreachable")
         pytest.skip("PostgreSQL at 127.0.0.1:5432 is not reachable: migration tests SKIPPED")
-    schema = f"muster_mig_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield Settings(database_url=f"{PG_SERVER}?options=-csearch_path%3D{schema}")
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+    name = f"mig_{uuid.uuid4().hex[:12]}"
+    with fresh_database_url(request.param, name, tmp_path_factory) as url:
+        yield Settings(database_url=url)
 
 
 def schema_diff(settings: Settings) -> list[Any]:

@@ -28,13 +28,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from muster.config import Settings
 from muster.db import SystemContext, create_db_engine, unit_of_work
 from muster.soar.transitions import RUN
 from muster.worker.jobs import JOBS
-from tests.conftest import PG_SERVER, REQUIRE_PG, _pg_reachable
+from tests.conftest import REQUIRE_PG, _pg_reachable, fresh_database_url
 from tests.factories import alert
 
 LEASE_S = 3  # MUSTER_JOB_LEASE_SECONDS of both workers
@@ -129,25 +129,17 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """The URL of a database nobody has touched (a new file, or a new PostgreSQL schema)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'crash.db'}"
-        return
-    if not _pg_reachable():
+    if request.param == "postgresql" and not _pg_reachable():
         if REQUIRE_PG:
             pytest.fail("PostgreSQL is required (MUSTER_REQUIRE_POSTGRES=1) but unreachable")
         pytest.skip("PostgreSQL at 127.0.0.1:5432 is not reachable: crash test SKIPPED")
-    schema = f"muster_crash_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_SERVER, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield f"{PG_SERVER}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()
+    name = f"crash_{uuid.uuid4().hex[:12]}"
+    with fresh_database_url(request.param, name, tmp_path_factory) as url:
+        yield url
 
 
 # ------------------------------------------------------------------ muster subprocesses
