@@ -57,6 +57,31 @@ class Settings(BaseSettings):
     http_action_timeout_seconds: float = Field(
         default=10.0, gt=0, le=120, description="ceiling for SOAR webhook and HTTP actions"
     )
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="where people reach this service; links in e-mails and webhook payloads",
+    )
+    sla_scan_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="how often the worker looks for due SLA events"
+    )
+    webhook_allow_private_targets: bool = Field(
+        default=False,
+        description="admin setting: allow webhook targets on loopback, private or link-local "
+        "addresses (refused by default)",
+    )
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhook_max_attempts: int = Field(default=8, ge=1, le=20)
+    webhook_retry_base_seconds: float = Field(
+        default=5.0, gt=0, description="first retry delay; doubles per attempt (capped at 1 h)"
+    )
+    webhook_disable_after_failures: int = Field(
+        default=20, ge=1, description="consecutive failed attempts that disable a subscription"
+    )
+    mail_listen: str | None = Field(
+        default=None,
+        description="host:port of the inbound SMTP listener; `muster serve` runs it when set",
+    )
+    mail_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     log_level: str = "info"
     log_json: bool = False
 

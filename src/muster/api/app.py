@@ -19,10 +19,14 @@ from muster.api.routes import (
     apikeys,
     grouping_rules,
     incidents,
+    metrics,
     playbooks,
+    prometheus,
+    sla,
     soar,
     tenants,
     users,
+    webhooks,
 )
 from muster.auth.cache import PrincipalCache
 from muster.clock import Clock, SystemClock
@@ -30,7 +34,7 @@ from muster.config import Settings
 from muster.db.engine import Database, create_db_engine
 from muster.logs import configure_logging
 from muster.runtime import tune_garbage_collector
-from muster.worker.handlers import all_handlers
+from muster.worker.handlers import all_handlers, all_periodic
 from muster.worker.loop import Worker
 
 DESCRIPTION = """
@@ -42,13 +46,14 @@ it in `X-Muster-Tenant`. Errors are `application/problem+json` with a stable `co
 
 
 def start_embedded_worker(db: Database, settings: Settings, clock: Clock) -> Worker:
-    """The job worker `muster serve` runs in a thread (SOAR steps and timers)."""
+    """The job worker `muster serve` runs in a thread (SOAR, notifications, the SLA scan)."""
     return Worker(
         db,
         all_handlers(db, settings, clock),
         clock=clock,
         poll_seconds=settings.worker_poll_seconds,
         lease=timedelta(seconds=settings.job_lease_seconds),
+        periodic=all_periodic(db, settings, clock),
     ).start()
 
 
@@ -89,11 +94,23 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
 
     api = APIRouter(prefix="/api/v1")
-    for module in (alerts, incidents, tenants, users, apikeys, grouping_rules, playbooks):
+    for module in (
+        alerts,
+        incidents,
+        tenants,
+        users,
+        apikeys,
+        grouping_rules,
+        playbooks,
+        sla,
+        metrics,
+        webhooks,
+    ):
         api.include_router(module.router)
     api.include_router(soar.router)
     api.include_router(soar.incident_router)
     app.include_router(api)
+    app.include_router(prometheus.router)
 
     @app.get("/health", tags=["service"], summary="Liveness (no database access)")
     async def health() -> JSONResponse:

@@ -204,7 +204,7 @@ def worker(
     from datetime import timedelta
 
     from muster.logs import configure_logging
-    from muster.worker.handlers import all_handlers
+    from muster.worker.handlers import all_handlers, all_periodic
     from muster.worker.loop import Worker
 
     settings = Settings()
@@ -219,6 +219,7 @@ def worker(
         lease=timedelta(seconds=settings.job_lease_seconds),
         batch=batch,
         threads=threads,
+        periodic=all_periodic(db, settings, clock),
     )
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda _signum, _frame: runner.stop())

@@ -17,6 +17,7 @@ from muster.ids import new_id
 from muster.incidents.lifecycle import Actor
 from muster.incidents.schemas import IncidentListItem
 from muster.models import AuditEvent
+from muster.notify.outbox import publish
 
 AUDIT: Table = AuditEvent.__table__  # type: ignore[assignment]
 _PENDING = "muster.timeline.pending"  # session.info key: events `record` has collected
@@ -49,9 +50,11 @@ def event_row(
 
 
 def write_events(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert audit rows (they carry their tenant_id explicitly)."""
+    """Insert audit rows (they carry their tenant_id explicitly) and announce them
+    (`muster.notify.outbox`: webhooks, e-mail, counters) in the same transaction."""
     if rows:
         insert_rows(session.connection(), AUDIT, rows)
+        publish(session, rows)
 
 
 def record(

@@ -10,6 +10,7 @@ from muster.models.playbook import Playbook, PlaybookVersion
 from muster.models.soar import SoarProcess, SoarStepLog
 from muster.models.tenant import Tenant
 from muster.models.user import Membership, User
+from muster.models.webhook import WebhookDelivery, WebhookSubscription
 
 __all__ = [
     "Alert",
@@ -26,4 +27,6 @@ __all__ = [
     "SoarStepLog",
     "Tenant",
     "User",
+    "WebhookDelivery",
+    "WebhookSubscription",
 ]

@@ -24,6 +24,8 @@ class Incident(IdMixin, TenantScoped, TimestampMixin, Base):
         Index("ix_incidents_tenant_assignee_created", "tenant_id", "assignee", "created_at", "id"),
         Index("ix_incidents_tenant_updated", "tenant_id", "updated_at", "id"),
         Index("ix_incidents_grouping", "tenant_id", "grouping_key", "first_alert_at"),
+        # the SLA scheduler's queue: incidents with an SLA event still to raise, by when
+        Index("ix_incidents_sla_next", "sla_next_at"),
     )
 
     number: Mapped[int] = mapped_column()
@@ -53,6 +55,12 @@ class Incident(IdMixin, TenantScoped, TimestampMixin, Base):
     alert_count: Mapped[int] = mapped_column(default=0)
     first_alert_at: Mapped[datetime | None] = mapped_column(default=None)
     last_alert_at: Mapped[datetime | None] = mapped_column(default=None)
+    # SLA (muster.sla): due times from the tenant's policy, which events were raised (bit
+    # flags, muster.sla.clock), and when the next one falls due (None: nothing left to raise)
+    response_due_at: Mapped[datetime | None] = mapped_column(default=None)
+    resolution_due_at: Mapped[datetime | None] = mapped_column(default=None)
+    sla_raised: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    sla_next_at: Mapped[datetime | None] = mapped_column(default=None)
     version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version}

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from muster.db.base import Base, IdMixin, TenantScoped, TimestampMixin
@@ -21,6 +21,8 @@ class User(IdMixin, TimestampMixin, Base):
     global_admin: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
     last_login_at: Mapped[datetime | None] = mapped_column(default=None)
+    # e-mail kinds the user opted out of ("assignment", "question", "sla"; "all" for every one)
+    email_opt_out: Mapped[list[str]] = mapped_column(JSON, default=list)
 
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"

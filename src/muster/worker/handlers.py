@@ -1,4 +1,5 @@
-"""The job handlers a worker runs, by job kind: SOAR runs and their timers."""
+"""What a worker runs: job handlers by kind (SOAR runs and timers, webhook deliveries, e-mail)
+and periodic tasks (the SLA scan)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ from sqlalchemy.orm import Session
 from muster.clock import Clock
 from muster.config import Settings
 from muster.db.engine import Database
+from muster.notify.mail.outgoing import handlers as mail_handlers
+from muster.notify.webhooks.delivery import handlers as webhook_handlers
+from muster.sla.scheduler import periodic_tasks as sla_periodic
 from muster.soar import engine
 from muster.soar.runner import Expect, FinishJob, HoldJob, Runner
 from muster.soar.transitions import RUN, TIMEOUT, WAKE
 from muster.worker.jobs import ClaimedJob, LeaseLost, complete, renew
-from muster.worker.loop import Handler
+from muster.worker.loop import Handler, Periodic
 
 
 def all_handlers(db: Database, settings: Settings, clock: Clock) -> dict[str, Handler]:
@@ -65,4 +69,11 @@ def all_handlers(db: Database, settings: Settings, clock: Clock) -> dict[str, Ha
         RUN: run,
         TIMEOUT: timer("WAITING_INPUT", engine.TimedOut()),
         WAKE: timer("SLEEPING", engine.Done()),
+        **webhook_handlers(db, settings, clock),
+        **mail_handlers(db, settings, clock),
     }
+
+
+def all_periodic(db: Database, settings: Settings, clock: Clock) -> list[Periodic]:
+    """Every periodic task this build knows."""
+    return sla_periodic(db, settings, clock)

@@ -24,6 +24,9 @@ Policy:
 - Work longer than half the lease renews it with `extend`; the worker renews a queued job's
   lease before starting it when half of it is gone.
 - The loop never dies of one job; a database outage (`OperationalError`) backs off and retries.
+- `periodic` tasks (the SLA scan, purging old done jobs) run on the first thread between
+  batches, each at most once per its interval; one that raises is logged and tried again at
+  its next turn. Several workers each run them: a task must be safe to run concurrently.
 - Each thread claims its own batches as `hostname:pid:thread-n`. A thread sleeps
   `poll_seconds` only when a claim found nothing; `wake()` cuts the sleep short.
 """
@@ -36,7 +39,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 
 import structlog
@@ -58,9 +61,19 @@ from muster.worker.jobs import (
     unclaim,
 )
 
-__all__ = ["Handler", "Worker"]
+__all__ = ["Handler", "Periodic", "Worker"]
 
 Handler = Callable[[ClaimedJob, datetime], None]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Periodic:
+    """A task the worker runs every `every` as `run(now)`, e.g. the SLA scan."""
+
+    name: str
+    every: timedelta
+    run: Callable[[datetime], None]
+
 
 log = structlog.get_logger("muster.worker")
 
@@ -86,6 +99,7 @@ class Worker:
         max_attempts: int = 8,
         keep_done: timedelta = timedelta(days=1),
         purge_every: timedelta = timedelta(minutes=5),
+        periodic: Sequence[Periodic] = (),
     ) -> None:
         if threads < 1 or batch < 1 or poll_seconds <= 0:
             raise ValueError("threads and batch must be at least 1, poll_seconds positive")
@@ -98,12 +112,15 @@ class Worker:
         self.kinds = frozenset(self.handlers if kinds is None else kinds)
         self.max_attempts = max_attempts
         self.keep_done = keep_done
-        self.purge_every = purge_every
+        self.periodic = [
+            *periodic,
+            Periodic("purge_done_jobs", purge_every, self._purge_done),
+        ]
         self.worker_ids = _worker_ids(worker_id, threads)
         self._stopping = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._next_purge_at: datetime | None = None
+        self._next_run_at: dict[str, datetime] = {}
 
     @property
     def worker_id(self) -> str:
@@ -159,7 +176,7 @@ class Worker:
         while not self._stopping.is_set():
             try:
                 if slot == 0:
-                    self._purge_when_due()
+                    self._run_periodic()
                 ran = self._run_batch(worker_id)
                 outages = 0
             except OperationalError as exc:
@@ -251,19 +268,24 @@ class Worker:
             done = complete(session, job.id, job.locked_by, now=self.clock.now())
         bound.warning("job_not_completed_by_handler", completed_by_worker=done)
 
-    def _purge_when_due(self) -> None:
-        """Delete old done jobs every `purge_every` (first thread only)."""
-        now = self.clock.now()
-        if self._next_purge_at is not None and now < self._next_purge_at:
-            return
-        self._next_purge_at = now + self.purge_every
-        try:
-            purged = purge_done(self.db, now - self.keep_done)
-        except OperationalError:
-            raise
-        except Exception:
-            log.exception("job_purge_failed")
-            return
+    def _run_periodic(self) -> None:
+        """Run each periodic task whose turn has come (first thread only)."""
+        for task in self.periodic:
+            now = self.clock.now()
+            due = self._next_run_at.get(task.name)
+            if due is not None and now < due:
+                continue
+            self._next_run_at[task.name] = now + task.every
+            try:
+                task.run(now)
+            except OperationalError:
+                raise
+            except Exception:
+                log.exception("periodic_task_failed", task=task.name)
+
+    def _purge_done(self, now: datetime) -> None:
+        """Delete done jobs older than `keep_done`."""
+        purged = purge_done(self.db, now - self.keep_done)
         if purged:
             log.info("jobs_purged", count=purged)
 

@@ -1,0 +1,7 @@
+"""`/metrics`: Prometheus exposition."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["service"])

@@ -1,0 +1,1 @@
+"""E-mail: templated notifications out over SMTP, replies and reports in over an SMTP listener."""

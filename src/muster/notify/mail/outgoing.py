@@ -1,0 +1,13 @@
+"""The worker's e-mail handler: render the message for an event and send it over SMTP."""
+
+from __future__ import annotations
+
+from muster.clock import Clock
+from muster.config import Settings
+from muster.db.engine import Database
+from muster.worker.loop import Handler
+
+
+def handlers(db: Database, settings: Settings, clock: Clock) -> dict[str, Handler]:
+    """E-mail job handlers by job kind."""
+    return {}

@@ -1,0 +1,1 @@
+"""SLAs: per-tenant policies, due times and states (pure), the scheduler that raises events."""
