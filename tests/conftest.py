@@ -81,12 +81,16 @@ def settings(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     name = f"test_{os.getpid()}_{_worker()}"
     with fresh_database_url(backend, name, tmp_path_factory) as url:
         # a short key cache: changes made outside the API (the CLI) show within a second;
-        # the server under test shares the pytest process: leave its garbage collector alone
+        # the server under test shares the pytest process: leave its garbage collector alone;
+        # webhook receivers in tests listen on loopback, and retries and SLA scans are quick
         settings = Settings(
             database_url=url,
             database_pool_size=5,
             auth_cache_seconds=1.0,
             gc_young_collection_every=0,
+            webhook_allow_private_targets=True,
+            webhook_retry_base_seconds=0.2,
+            sla_scan_seconds=0.25,
         )
         upgrade(settings)
         yield settings
