@@ -4,21 +4,29 @@ Each xdist worker gets its own SQLite file and its own PostgreSQL schema, migrat
 `alembic upgrade head`. Tests never assume an empty database: each creates its own tenant
 (`tenant` fixture), which tenancy keeps apart from every other test's data.
 The API is served by a real uvicorn server on a loopback port and called with httpx.
+Mail that servers and workers send goes to a real SMTP server on loopback (`mail_sink`).
 """
 
 from __future__ import annotations
 
+import email
+import email.policy
 import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import uvicorn
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope
+from aiosmtpd.smtp import Session as SmtpSession
 from sqlalchemy import create_engine, text
 
 from muster.api import create_app
@@ -75,14 +83,70 @@ def fresh_database_url(
         admin.dispose()
 
 
+class MailSink:
+    """A real SMTP server on loopback that keeps every message it is sent, for the whole
+    session: the shared test server's settings point at it, so the notification mail of
+    every test lands here (tests pick theirs out by recipient)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.received: list[tuple[list[str], EmailMessage]] = []
+        self.port = 0
+
+    async def handle_DATA(self, server: SMTP, session: SmtpSession, envelope: Envelope) -> str:
+        assert isinstance(envelope.content, bytes)
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        with self.lock:
+            self.received.append(([a.lower() for a in envelope.rcpt_tos], message))
+        return "250 OK"
+
+    def messages(self, to: str) -> list[EmailMessage]:
+        """Every message delivered to `to` so far, oldest first."""
+        with self.lock:
+            return [message for rcpt, message in self.received if to.lower() in rcpt]
+
+    def wait(
+        self,
+        to: str,
+        done: Callable[[list[EmailMessage]], bool] = bool,
+        timeout: float = 20.0,
+    ) -> list[EmailMessage]:
+        """Poll until `done(messages(to))` (default: any); fail the test on timeout."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.messages(to)
+            if done(found):
+                return found
+            time.sleep(0.05)
+        subjects: list[Any] = [m["Subject"] for m in self.messages(to)]
+        pytest.fail(f"mail to {to} not as expected in {timeout}s; got subjects {subjects}")
+
+
 @pytest.fixture(scope="session")
-def settings(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
-    """Settings pointing at this worker's fresh, migrated database."""
+def mail_sink() -> Iterator[MailSink]:
+    """The session's SMTP server (aiosmtpd on a free loopback port)."""
+    sink = MailSink()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        sink.port = probe.getsockname()[1]
+    controller = Controller(sink, hostname="127.0.0.1", port=sink.port, server_hostname="sink")
+    controller.start()
+    yield sink
+    controller.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, mail_sink: MailSink
+) -> Iterator[Settings]:
+    """Settings pointing at this worker's fresh, migrated database (and mail at `mail_sink`)."""
     name = f"test_{os.getpid()}_{_worker()}"
     with fresh_database_url(backend, name, tmp_path_factory) as url:
         # a short key cache: changes made outside the API (the CLI) show within a second;
         # the server under test shares the pytest process: leave its garbage collector alone;
-        # webhook receivers in tests listen on loopback, and retries and SLA scans are quick
+        # webhook receivers in tests listen on loopback, and retries and SLA scans are quick;
+        # notification mail goes to the session's SMTP sink
         settings = Settings(
             database_url=url,
             database_pool_size=5,
@@ -91,6 +155,8 @@ def settings(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             webhook_allow_private_targets=True,
             webhook_retry_base_seconds=0.2,
             sla_scan_seconds=0.25,
+            smtp_host="127.0.0.1",
+            smtp_port=mail_sink.port,
         )
         upgrade(settings)
         yield settings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_PATH = Path("var") / "muster.db"
@@ -82,6 +82,12 @@ class Settings(BaseSettings):
         description="host:port of the inbound SMTP listener; `muster serve` runs it when set",
     )
     mail_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        min_length=1,
+        description="when set, `GET /metrics` requires `Authorization: Bearer <token>`; "
+        "unset, it is open to whoever reaches the bind address (it shows counts only)",
+    )
     log_level: str = "info"
     log_json: bool = False
 

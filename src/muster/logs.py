@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 import structlog
 
@@ -10,7 +11,8 @@ from muster.config import Settings
 
 
 def configure_logging(settings: Settings) -> None:
-    """Route structlog through stdlib logging at the configured level, JSON or console."""
+    """Log at the configured level, JSON or console, to standard error: standard output is
+    for what a command prints (`muster ingest --json` is parsed by scripts)."""
     level = logging.getLevelName(settings.log_level.upper())
     if not isinstance(level, int):
         level = logging.INFO
@@ -29,5 +31,6 @@ def configure_logging(settings: Settings) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )

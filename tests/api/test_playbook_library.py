@@ -178,8 +178,15 @@ class Mailbox:
         return "250 OK"
 
     def of(self, incident_hash: str) -> list[Mail]:
-        """The messages sent about one incident (muster marks them `X-Muster-Incident`)."""
-        return [m for m in self.mails if m.message["X-Muster-Incident"] == incident_hash]
+        """The messages playbooks sent about one incident (muster marks them
+        `X-Muster-Incident`; its own notifications, e.g. a question to the analysts, carry an
+        `X-Muster-Kind` instead of a playbook run's `X-Muster-Process`, and are left out)."""
+        return [
+            m
+            for m in self.mails
+            if m.message["X-Muster-Incident"] == incident_hash
+            and m.message["X-Muster-Process"] is not None
+        ]
 
 
 def free_port() -> int:

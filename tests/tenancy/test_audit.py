@@ -32,6 +32,7 @@ UNSCOPED_ALLOWED = {
 # Routes anyone may call without an API key.
 PUBLIC_PATHS = {
     "/health",
+    "/metrics",  # Prometheus: counts only; `metrics_token` can require a bearer token
     "/openapi.json",
     "/docs",
     "/docs/oauth2-redirect",

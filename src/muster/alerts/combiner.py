@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import structlog
 
+from muster import telemetry
 from muster.alerts.batch import Prepared
 from muster.alerts.ingest import IngestReport, store
 from muster.clock import Clock
@@ -106,7 +107,9 @@ class IngestCombiner:
             for waiting in group:
                 self._flush(tenant_id, [waiting])
             return
-        self.db.inserted("alerts", len(report.items) - report.duplicates)
+        stored = len(report.items) - report.duplicates
+        telemetry.count_ingested(stored, report.duplicates)  # committed: a failed try never counts
+        self.db.inserted("alerts", stored)
         self.db.inserted("incidents", report.incidents_created)
         start = 0
         for waiting in group:

@@ -26,6 +26,10 @@ from muster.ids import new_id
 from muster.incidents.lifecycle import SYSTEM, Actor
 from muster.incidents.repository import IncidentRepository
 from muster.incidents.timeline import event_row, write_events
+from muster.sla import repository as sla_repository
+from muster.sla.clock import SlaFacts, due_times, next_check_at
+from muster.sla.policy import Policy
+from muster.sla.service import retime_absorbed
 from muster.soar.triggers import on_incidents_created
 
 
@@ -255,6 +259,7 @@ def _write_touched(
     """Account grouped alerts on existing incidents and put it on their timelines."""
     severities = {incident_id: extra[0] for incident_id, extra in extras.items()}
     raised = incidents.absorb(touched_rows(touched), severities, now)
+    retime_absorbed(session, tenant_id, [incident_id for incident_id, _, _ in raised])
     events = [
         event_row(
             tenant_id,
@@ -315,6 +320,7 @@ def _write_new(
         return {}
     numbers = incidents.allocate_numbers(tenant_id, len(new))
     hashes = incidents.fresh_hashes(len(new))
+    sla = _SlaStamps(sla_repository.policy(incidents.session.connection(), tenant_id), now)
     rows, events = [], []
     for (incident_id, slot), number, incident_hash in zip(
         new.items(), numbers, hashes, strict=True
@@ -343,6 +349,7 @@ def _write_new(
                 "status": "OPEN",
                 "soar_status": "NOT_PROCESSED",
                 "version": 1,
+                **sla.columns(max(1, slot.severity)),
             }
         )
         events.append(
@@ -359,3 +366,25 @@ def _write_new(
     incidents.insert(rows)
     write_events(incidents.session, events)
     return {row["id"]: row["incident_hash"] for row in rows}
+
+
+class _SlaStamps:
+    """The SLA columns of incidents a batch opens (all at `now`): computed once per severity."""
+
+    def __init__(self, policy: Policy, now: datetime) -> None:
+        self.policy, self.now = policy, now
+        self.by_severity: dict[int, dict[str, Any]] = {}
+
+    def columns(self, severity: int) -> dict[str, Any]:
+        """`response_due_at`, `resolution_due_at`, `sla_raised`, `sla_next_at` of a new incident."""
+        found = self.by_severity.get(severity)
+        if found is None:
+            due = due_times(self.now, severity, self.policy)
+            facts = SlaFacts(self.now, due.response_due_at, due.resolution_due_at)
+            found = self.by_severity[severity] = {
+                "response_due_at": due.response_due_at,
+                "resolution_due_at": due.resolution_due_at,
+                "sla_raised": 0,
+                "sla_next_at": next_check_at(facts, self.policy.at_risk_fraction),
+            }
+        return found

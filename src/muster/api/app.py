@@ -33,6 +33,7 @@ from muster.clock import Clock, SystemClock
 from muster.config import Settings
 from muster.db.engine import Database, create_db_engine
 from muster.logs import configure_logging
+from muster.notify.mail.listener import start_listener
 from muster.runtime import tune_garbage_collector
 from muster.worker.handlers import all_handlers, all_periodic
 from muster.worker.loop import Worker
@@ -70,7 +71,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         tune_garbage_collector(settings.gc_young_collection_every)
         worker = start_embedded_worker(db, settings, clock) if settings.embedded_worker else None
+        listener = start_listener(db, settings, clock)  # when settings.mail_listen is set
         yield
+        if listener is not None:
+            listener.stop()
         if worker is not None:
             worker.stop()
         combiner.close()

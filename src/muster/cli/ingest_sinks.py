@@ -12,6 +12,7 @@ import httpx
 import orjson
 from sqlalchemy.exc import SQLAlchemyError
 
+from muster import telemetry
 from muster.alerts.ingest import ingest as ingest_batch
 from muster.auth.service import suspension_reason
 from muster.clock import SystemClock
@@ -86,6 +87,7 @@ class DatabaseSink:
             raise BatchRejected(exc.detail, exc.errors) from None
         except SQLAlchemyError as exc:
             raise IngestAborted(f"database error, batch rolled back: {_brief(exc)}") from None
+        telemetry.count_ingested(len(payloads) - report.duplicates, report.duplicates)
         self.db.inserted("alerts", len(payloads) - report.duplicates)
         self.db.inserted("incidents", report.incidents_created)
         return Outcome(report.duplicates, report.incidents_created)

@@ -17,6 +17,9 @@ from muster.models.enums import SOAR_ASSIGNEE
 from muster.pagination import SortKey, apply_keyset, page
 from muster.query import Subject, parse
 from muster.query.sql import to_sql
+from muster.sla.clock import SlaState
+from muster.sla.conditions import state_condition
+from muster.sla.service import get_policy
 
 SORTS = {
     "createdAt": Incident.created_at,
@@ -39,6 +42,8 @@ class IncidentFilter:
     created_before: datetime | None = None
     q: str | None = None
     filter: str | None = None  # a filter expression (docs/query-language.md)
+    sla_state: SlaState | None = None  # the SLA state at `now` (docs/sla.md)
+    now: datetime | None = None  # the request's time, for `sla_state`
 
 
 def sort_key(sort: str) -> SortKey:
@@ -95,6 +100,12 @@ def _conditions(session: Session, flt: IncidentFilter) -> list[ColumnElement[boo
     if flt.filter is not None:
         dialect = session.get_bind().dialect.name
         out.append(to_sql(parse(flt.filter), Subject.INCIDENT, dialect))
+    if flt.sla_state is not None:
+        if flt.now is None:
+            raise ValueError("an slaState filter needs the request's time")
+        fraction = get_policy(session).at_risk_fraction
+        dialect = session.get_bind().dialect.name
+        out.append(state_condition(flt.sla_state, flt.now, fraction, dialect))
     return out
 
 

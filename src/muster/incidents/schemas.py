@@ -6,12 +6,15 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 
 from muster.alerts.schemas import AlertRead
 from muster.attack import normalise_tactic, normalise_technique
+from muster.models import Incident
 from muster.models.enums import IncidentStatus, Resolution, SoarStatus
 from muster.schema_base import ApiModel, ReadModel, ShortText, Text
+from muster.sla.clock import SlaState
+from muster.sla.service import SlaView
 
 IncidentSeverity = Annotated[int, Field(ge=1, le=4, description="1 Informational .. 4 High")]
 Tags = Annotated[list[ShortText], Field(max_length=100)]
@@ -96,6 +99,30 @@ class IncidentListItem(ReadModel):
     tenant_id: uuid.UUID
     created_at: datetime
     updated_at: datetime
+    sla_state: SlaState | None = Field(
+        None,
+        description="ok, at_risk, breached, met or excluded (docs/sla.md), at the time of the "
+        "request; null only where an incident is shown outside a request (playbook templates)",
+    )
+    sla_response_due_at: datetime | None = Field(
+        None,
+        validation_alias=AliasChoices("sla_response_due_at", "slaResponseDueAt", "response_due_at"),
+        description="when the response target falls due (respondedAt)",
+    )
+    sla_resolution_due_at: datetime | None = Field(
+        None,
+        validation_alias=AliasChoices(
+            "sla_resolution_due_at", "slaResolutionDueAt", "resolution_due_at"
+        ),
+        description="when the resolution target falls due (resolvedAt)",
+    )
+
+    @classmethod
+    def of(cls, incident: Incident, sla: SlaView) -> IncidentListItem:
+        """The list view of an incident, with its SLA state as `sla` sees it."""
+        item = cls.model_validate(incident)
+        item.sla_state = sla.state_of(incident)
+        return item
 
 
 class IncidentRead(IncidentListItem):

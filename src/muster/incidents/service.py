@@ -23,7 +23,11 @@ from muster.incidents.schemas import IncidentCreate, IncidentUpdate
 from muster.incidents.timeline import record, serialisable_changes
 from muster.models import Alert, Comment, Incident
 from muster.models.enums import SOAR_ASSIGNEE, IncidentStatus, Resolution
+from muster.sla import service as sla
 from muster.tenants.users import members
+
+# lifecycle fields an incident's SLA depends on (`muster.sla.clock`)
+_SLA_FIELDS = frozenset({"severity", "responded_at", "resolved_at", "exclude_from_sla"})
 
 
 def get_incident(session: Session, incident_id: uuid.UUID) -> Incident:
@@ -80,7 +84,9 @@ def create_incident(
         alert_count=0,
         created_at=now,
         updated_at=now,
+        sla_raised=0,
     )
+    sla.refresh(session, incident, retime=True)
     session.add(incident)
     session.flush()
     record(session, incident.id, "incident.created", actor, now, reason="created by hand")
@@ -162,6 +168,8 @@ def _apply(
     for name, (_, after) in outcome.changes.items():
         setattr(incident, name, after)
     incident.updated_at = now
+    if _SLA_FIELDS.intersection(outcome.changes):
+        sla.refresh(session, incident, retime="severity" in outcome.changes)
     if flush:
         session.flush()
     record(
@@ -334,5 +342,6 @@ def _recount(session: Session, incident: Incident, now: datetime) -> None:
             reason="an alert with a higher severity joined",
         )
         incident.severity = severity
+        sla.refresh(session, incident, retime=True)
     incident.updated_at = now
     session.flush()

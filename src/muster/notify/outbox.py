@@ -20,6 +20,6 @@ def publish(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
     events = published(rows)
     if not events:
         return
-    telemetry.count_events(events)
+    telemetry.count_events(events, session)
     enqueue_webhooks(session, events)
     enqueue_mail(session, events)

@@ -26,6 +26,7 @@ import structlog
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from muster import telemetry
 from muster.clock import Clock
 from muster.config import Settings
 from muster.db import TenantContext, unit_of_work
@@ -119,11 +120,12 @@ class Runner:
         """Run the process until it waits or ends; `finish_job` is called in the last
         transaction (with the job's completion, so both commit together)."""
         external: _External | None = None
+        outside = 0.0  # seconds the last outside-world action took (part of its step's time)
         hold = hold_job or (lambda _session, _seconds: None)
         while True:
             try:
                 outcome = self._step(
-                    tenant_id, process_id, finish_job, hold, event, expect, external
+                    tenant_id, process_id, finish_job, hold, event, expect, external, outside
                 )
             except ActionCrashed as crash:
                 log.warning("soar_action_crashed", process=str(process_id), error=str(crash))
@@ -132,9 +134,11 @@ class Runner:
             if outcome is None:
                 return
             if isinstance(outcome, _External):
+                began = time.perf_counter()
                 external, event, expect = outcome, self._run_outside(outcome), outcome.expect
+                outside = time.perf_counter() - began
             else:
-                external, event, expect = None, None, None
+                external, event, expect, outside = None, None, None, 0.0
 
     # ---------------------------------------------------------------- steps in one transaction
 
@@ -147,6 +151,7 @@ class Runner:
         event: engine.Event | None,
         expect: Expect | None,
         external: _External | None,
+        outside: float = 0.0,
     ) -> _External | bool | None:
         """Run steps in one transaction until the run waits, ends, reaches an outside-world
         action or spends its budget; None when the run stopped (job finished), True to go on
@@ -167,6 +172,7 @@ class Runner:
                 mirror(process, incident, now)
             deadline = time.monotonic() + TRANSACTION_BUDGET_S
             for _ in range(MAX_STEPS_PER_TRANSACTION):
+                began, outside = time.perf_counter() - outside, 0.0
                 step = definition.step(process.current_step_id or definition.root)
                 state = engine.State(
                     dict(process.memory), [dict(frame) for frame in process.loop_stack]
@@ -213,7 +219,7 @@ class Runner:
                     asked = whom_asked(
                         definition.step(move.step), process, state.memory, view, self.clock.now()
                     )
-                if not apply_move(
+                moved = apply_move(
                     session,
                     process,
                     incident,
@@ -223,7 +229,9 @@ class Runner:
                     now,
                     question_text=question,
                     asked=asked,
-                ):
+                )
+                telemetry.observe_step(kind, time.perf_counter() - began)
+                if not moved:
                     finish_job(session)
                     return None
                 if time.monotonic() > deadline:

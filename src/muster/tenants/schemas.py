@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr
 
@@ -52,12 +52,31 @@ class UserCreate(ApiModel):
     password: SecretStr | None = Field(default=None, min_length=12)
 
 
+# e-mail a user can opt out of (docs/email.md); "all" stops every kind
+EmailKind = Literal["assignment", "question", "sla", "all"]
+EmailOptOut = Annotated[
+    list[EmailKind],
+    Field(
+        max_length=4,
+        description='notification e-mail the user does not want: "assignment", "question", '
+        '"sla", or "all"',
+    ),
+]
+
+
 class UserUpdate(ApiModel):
     name: Name | None = None
     title: Annotated[str, Field(max_length=200)] | None = None
     role: Role | None = None
     active: bool | None = None
     password: SecretStr | None = Field(default=None, min_length=12)
+    email_opt_out: EmailOptOut | None = None
+
+
+class NotificationSettings(ApiModel):
+    """A user's e-mail notification choices."""
+
+    email_opt_out: EmailOptOut
 
 
 class UserRead(ReadModel):
@@ -68,6 +87,9 @@ class UserRead(ReadModel):
     active: bool
     global_admin: bool
     role: Role | None = Field(None, description="role in the tenant of the request")
+    email_opt_out: list[str] = Field(
+        default_factory=list, description="notification e-mail the user opted out of"
+    )
     created_at: datetime
     updated_at: datetime
 

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from muster.errors import Conflict, NotFound
+from muster.errors import Conflict, InvalidInput, NotFound
 from muster.grouping.service import seed_defaults
 from muster.models import Tenant
+from muster.sla.policy import SETTINGS_KEY as SLA_POLICY
+from muster.sla.policy import SlaPolicyDocument
+from muster.tenants.intake import check_settings
 from muster.tenants.schemas import TenantCreate, TenantFlags, TenantRead, TenantUpdate
 
 
@@ -20,7 +25,11 @@ def create_tenant(session: Session, data: TenantCreate, now: datetime) -> Tenant
     if session.scalar(select(Tenant.id).where(Tenant.name == data.name)) is not None:
         raise Conflict(f"a tenant named {data.name!r} exists", code="tenant.name_taken")
     tenant = Tenant(
-        id=uuid.uuid4(), name=data.name, settings=data.settings, created_at=now, updated_at=now
+        id=uuid.uuid4(),
+        name=data.name,
+        settings=check_settings(session, _checked_settings(data.settings), None),
+        created_at=now,
+        updated_at=now,
     )
     _apply_flags(tenant, data.flags)
     session.add(tenant)
@@ -52,14 +61,15 @@ def get_tenant(session: Session, tenant_id: uuid.UUID) -> Tenant:
 def update_tenant(
     session: Session, tenant_id: uuid.UUID, data: TenantUpdate, now: datetime
 ) -> Tenant:
-    """Rename, change flags (suspend, evaluation, demo, dev) or settings."""
+    """Rename, change flags (suspend, evaluation, demo, dev) or settings (SLA policy and
+    e-mail intake checked: `muster.sla.policy`, `muster.tenants.intake`)."""
     tenant = get_tenant(session, tenant_id)
     if data.name is not None:
         tenant.name = data.name
     if data.flags is not None:
         _apply_flags(tenant, data.flags)
     if data.settings is not None:
-        tenant.settings = data.settings
+        tenant.settings = check_settings(session, _checked_settings(data.settings), tenant_id)
     tenant.updated_at = now
     try:
         session.flush()
@@ -96,3 +106,22 @@ def _apply_flags(tenant: Tenant, flags: TenantFlags) -> None:
     tenant.eval_expires_at = flags.eval
     tenant.demo = flags.demo
     tenant.dev = flags.dev
+
+
+def _checked_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """The settings with their SLA policy validated and spelled out (muster.sla.policy)."""
+    if settings.get(SLA_POLICY) is None:
+        return {k: v for k, v in settings.items() if k != SLA_POLICY}
+    try:
+        policy = SlaPolicyDocument.model_validate(settings[SLA_POLICY])
+    except ValidationError as exc:
+        errors = [
+            {
+                "field": ".".join(["settings", SLA_POLICY, *map(str, e["loc"])]),
+                "message": e["msg"],
+            }
+            for e in exc.errors()
+        ]
+        first = errors[0]
+        raise InvalidInput(f"{first['field']}: {first['message']}", errors=errors) from None
+    return {**settings, SLA_POLICY: policy.stored()}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import or_, select
@@ -79,7 +80,7 @@ def create_user(session: Session, data: UserCreate, now: datetime, *, by_global:
 def update_user(
     session: Session, user_id: uuid.UUID, data: UserUpdate, now: datetime, *, by_global: bool
 ) -> UserRead:
-    """Change a member's profile, role in this tenant, activity or password."""
+    """Change a member's profile, role in this tenant, activity, password or e-mail opt-out."""
     user, membership = _member(session, user_id)
     if data.role is not None:
         if data.role not in TENANT_ROLES:
@@ -97,9 +98,35 @@ def update_user(
             setattr(user, name, value)
     if data.password is not None:
         user.password_hash = hash_password(data.password.get_secret_value())
+    if data.email_opt_out is not None:
+        user.email_opt_out = opt_out_list(data.email_opt_out)
     user.updated_at = now
     session.flush()
     return _read(user, membership.role)
+
+
+def set_email_opt_out(
+    session: Session, user_id: uuid.UUID, kinds: Sequence[str], now: datetime
+) -> list[str]:
+    """Replace the member's e-mail opt-out (`muster.notify.mail.recipients`); the new list."""
+    user, _ = _member(session, user_id)
+    user.email_opt_out = opt_out_list(kinds)
+    user.updated_at = now
+    session.flush()
+    return list(user.email_opt_out)
+
+
+def email_opt_out(session: Session, user_id: uuid.UUID) -> list[str]:
+    """The member's e-mail opt-out."""
+    user, _ = _member(session, user_id)
+    return list(user.email_opt_out or [])
+
+
+def opt_out_list(kinds: Sequence[str]) -> list[str]:
+    """The kinds once each, in a stable order ("all" alone when given)."""
+    if "all" in kinds:
+        return ["all"]
+    return sorted(set(kinds))
 
 
 def remove_user(session: Session, user_id: uuid.UUID) -> None:

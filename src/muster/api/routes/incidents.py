@@ -28,6 +28,8 @@ from muster.incidents.timeline import timeline
 from muster.models import Incident, Tenant
 from muster.models.enums import IncidentStatus
 from muster.query import MAX_LENGTH
+from muster.sla.clock import SlaState
+from muster.sla.service import view as sla_view
 from muster.soar import service as soar
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
@@ -39,7 +41,7 @@ def _detail(ctx: ReadCtx | WriteCtx, incident: Incident, response: Response) -> 
     alerts = [AlertRead.model_validate(a) for a in service.alerts_of(ctx.session, incident.id)]
     read = IncidentRead.model_validate(
         {
-            **IncidentListItem.model_validate(incident).model_dump(),
+            **IncidentListItem.of(incident, sla_view(ctx.session, ctx.now)).model_dump(),
             "alerts": alerts,
             "tenant": TenantRef(id=tenant.id, name=tenant.name),
             "version": incident.version,
@@ -85,6 +87,7 @@ def list_(
             description=f"filter expression (docs/query-language.md), at most {MAX_LENGTH} chars",
         ),
     ] = None,
+    sla_state: Annotated[SlaState | None, Query(alias="slaState")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
 ) -> IncidentPage:
@@ -98,11 +101,12 @@ def list_(
         created_before,
         q,
         filter_,
+        sla_state,
+        ctx.now,
     )
     items, next_cursor = list_incidents(ctx.session, flt, sort, limit, cursor)
-    return IncidentPage(
-        items=[IncidentListItem.model_validate(i) for i in items], next_cursor=next_cursor
-    )
+    sla = sla_view(ctx.session, ctx.now)
+    return IncidentPage(items=[IncidentListItem.of(i, sla) for i in items], next_cursor=next_cursor)
 
 
 @router.get("/by-hash/{incident_hash}", response_model=IncidentRead, summary="Find by hash")

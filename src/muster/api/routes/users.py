@@ -1,4 +1,8 @@
-"""`/api/v1/users`: members of the request's tenant (tenant admins and global admins)."""
+"""`/api/v1/users`: members of the request's tenant (tenant admins and global admins).
+
+API keys belong to a tenant, not to a person, so a member's e-mail opt-out is set by a tenant
+admin: `PUT /users/{id}/notifications` (or `emailOptOut` in `PATCH /users/{id}`).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from fastapi import APIRouter, Response
 
 from muster.api.deps import AdminCtx
 from muster.tenants import users
-from muster.tenants.schemas import UserCreate, UserRead, UserUpdate
+from muster.tenants.schemas import NotificationSettings, UserCreate, UserRead, UserUpdate
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -42,3 +46,27 @@ def update(ctx: AdminCtx, user_id: uuid.UUID, body: UserUpdate) -> UserRead:
 def delete(ctx: AdminCtx, user_id: uuid.UUID) -> Response:
     users.remove_user(ctx.session, user_id)
     return Response(status_code=204)
+
+
+@router.get(
+    "/{user_id}/notifications",
+    response_model=NotificationSettings,
+    summary="The member's e-mail notification opt-out",
+)
+def get_notifications(ctx: AdminCtx, user_id: uuid.UUID) -> NotificationSettings:
+    return NotificationSettings.model_validate(
+        {"emailOptOut": users.email_opt_out(ctx.session, user_id)}
+    )
+
+
+@router.put(
+    "/{user_id}/notifications",
+    response_model=NotificationSettings,
+    summary='Set the e-mail kinds the member does not want ("assignment", "question", "sla", '
+    '"all")',
+)
+def put_notifications(
+    ctx: AdminCtx, user_id: uuid.UUID, body: NotificationSettings
+) -> NotificationSettings:
+    kinds = users.set_email_opt_out(ctx.session, user_id, body.email_opt_out, ctx.now)
+    return NotificationSettings.model_validate({"emailOptOut": kinds})

@@ -2,20 +2,17 @@
 
 Both run outside any transaction and may be repeated after a crash or a retry, so each
 carries the step's idempotency key: the e-mail as its Message-ID, the webhook as the
-`Idempotency-Key` header. Transient failures (no connection, a timeout, SMTP 4xx, HTTP 5xx,
-408, 429) raise `RetryableError`; a permanent refusal (SMTP 5xx, another HTTP 4xx) fails the
-step. The webhook follows the HTTP policy of `muster.soar.actions.http_actions` (no
+`Idempotency-Key` header. The e-mail goes through muster's one SMTP sender
+(`muster.notify.mail.smtp.deliver`). Transient failures (no connection, a timeout, SMTP 4xx,
+HTTP 5xx, 408, 429) raise `RetryableError`; a permanent refusal (SMTP 5xx, another HTTP 4xx)
+fails the step. The webhook follows the HTTP policy of `muster.soar.actions.http_actions` (no
 redirects, bounded time and body) and its host allow-list (`soarAllowedHosts`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
-import smtplib
-import ssl
 from email.message import EmailMessage
-from email.utils import format_datetime, parseaddr
+from email.utils import format_datetime
 from typing import Annotated, Any, ClassVar
 
 import httpx
@@ -23,8 +20,9 @@ from pydantic import Field, field_validator
 from pydantic_core import to_jsonable_python
 
 from muster.config import Settings
+from muster.notify.mail.smtp import MailRefused, deliver, message_id, tagged_subject
 from muster.schema_base import Email, ShortText, Text
-from muster.soar.actions.base import Action, ActionContext, RetryableError, register
+from muster.soar.actions.base import Action, ActionContext, register
 from muster.soar.actions.camel import CamelInput, CamelOutput
 from muster.soar.actions.http_actions import (
     USER_AGENT,
@@ -35,33 +33,7 @@ from muster.soar.actions.http_actions import (
     timeout_for,
 )
 
-__all__ = ["MailRefused", "SendEmail", "SendWebhook", "message_id", "tagged_subject"]
-
-_DOT_ATOM = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*")
-_DOMAIN = re.compile(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
-
-
-class MailRefused(Exception):
-    """The mail server refused the message for good (a 5xx reply); a retry would not help."""
-
-
-def message_id(idempotency_key: str, sender: str) -> str:
-    """The same Message-ID for the same key: `<soar.KEY@sender-domain>` (KEY hashed if odd)."""
-    local = idempotency_key.replace(":", ".")
-    if not _DOT_ATOM.fullmatch(local) or len(local) > 120:
-        local = hashlib.sha256(idempotency_key.encode()).hexdigest()[:40]
-    domain = parseaddr(sender)[1].rpartition("@")[2]
-    if not _DOMAIN.fullmatch(domain):
-        domain = "muster.localhost"
-    return f"<soar.{local}@{domain}>"
-
-
-def tagged_subject(subject: str, incident_hash: str | None) -> str:
-    """`subject` ending in `[#XXXX-XXXX]` unless the tag is already there."""
-    if not incident_hash:
-        return subject
-    tag = f"[#{incident_hash}]"
-    return subject if tag.lower() in subject.lower() else f"{subject} {tag}".strip()
+__all__ = ["MailRefused", "SendEmail", "SendWebhook", "deliver", "message_id", "tagged_subject"]
 
 
 class EmailInput(CamelInput):
@@ -124,42 +96,6 @@ class SendEmail(Action):
             to=[address for address in params.to if address not in refused],
             refused=refused,
         )
-
-
-def deliver(settings: Settings, message: EmailMessage, to: list[str]) -> dict[str, str]:
-    """Hand `message` to the SMTP server; the refused recipients with the server's reply."""
-    server = f"{settings.smtp_host}:{settings.smtp_port}"
-    try:
-        with smtplib.SMTP(
-            settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout_seconds
-        ) as smtp:
-            if settings.smtp_starttls:
-                smtp.starttls(context=ssl.create_default_context())
-            if settings.smtp_username:
-                smtp.login(settings.smtp_username, settings.smtp_password or "")
-            refused = smtp.send_message(
-                message, from_addr=parseaddr(settings.smtp_from)[1], to_addrs=to
-            )
-    except smtplib.SMTPRecipientsRefused as exc:
-        replies = {address: _reply(*answer) for address, answer in exc.recipients.items()}
-        codes = [code for code, _ in exc.recipients.values()]
-        if any(code < 500 for code in codes):
-            raise RetryableError(f"{server} refused every recipient for now: {replies}") from exc
-        raise MailRefused(f"{server} refused every recipient: {replies}") from exc
-    except smtplib.SMTPResponseException as exc:
-        reply = _reply(exc.smtp_code, exc.smtp_error)
-        if 500 <= exc.smtp_code < 600:
-            raise MailRefused(f"{server} refused the message: {reply}") from exc
-        raise RetryableError(f"{server} answered {reply}") from exc
-    except smtplib.SMTPNotSupportedError as exc:
-        raise MailRefused(f"{server}: {exc}") from exc
-    except OSError as exc:  # no connection, a timeout, a dropped connection (SMTPException too)
-        raise RetryableError(f"{server}: {type(exc).__name__}: {exc}") from exc
-    return {address: _reply(*answer) for address, answer in refused.items()}
-
-
-def _reply(code: int, text: bytes | str) -> str:
-    return f"{code} {text.decode(errors='replace') if isinstance(text, bytes) else text}"
 
 
 class WebhookInput(CamelInput):
