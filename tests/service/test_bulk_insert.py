@@ -16,7 +16,8 @@ from muster.db.types import JSONText
 from muster.ids import new_id
 from muster.models import AuditEvent
 
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+# in the future: the shared server's SLA scan must not raise events on these incidents
+T0 = datetime(2031, 3, 2, 9, 0, tzinfo=UTC)
 
 
 def _event(tenant_id: uuid.UUID, subject: uuid.UUID, **extra: object) -> dict[str, object]:
@@ -44,7 +45,7 @@ def test_rows_round_trip_with_types_and_defaults(db: Database, tenant: TenantKey
         _event(
             tenant.id,
             subject,
-            created_at=datetime(2026, 3, 2, 11, 0, tzinfo=plus_two),
+            created_at=datetime(2031, 3, 2, 11, 0, tzinfo=plus_two),
             reason="x'y\"z\\",
         ),
     ]
