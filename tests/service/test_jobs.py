@@ -411,6 +411,27 @@ class TestWorkerThread:
         worker.wake()
         assert done.wait(2)
 
+    def test_periodic_tasks_keep_their_interval_while_a_job_runs_long(
+        self, db: Database, running: list[Worker]
+    ) -> None:
+        kind, started, release_job = _kind(), threading.Event(), threading.Event()
+        ticks: list[float] = []
+
+        def slow(job: ClaimedJob, now: datetime) -> None:
+            started.set()
+            release_job.wait(5)
+
+        tick = worker_loop.Periodic("tick", timedelta(seconds=0.1), lambda now: ticks.append(1))
+        _add(db, kind, SystemClock().now())
+        worker = _worker(db, [kind], {kind: slow}, clock=SystemClock(), periodic=[tick]).start()
+        running.append(worker)
+        assert started.wait(5), "the job did not start"
+        before = len(ticks)
+        time.sleep(0.6)
+        during = len(ticks) - before
+        release_job.set()
+        assert during >= 3, f"the periodic task ran {during} times in 0.6 s behind a slow job"
+
     def test_stop_joins_promptly(self, db: Database) -> None:
         worker = _worker(db, [_kind()], {}, clock=SystemClock(), threads=2).start()
         time.sleep(0.3)

@@ -24,9 +24,10 @@ Policy:
 - Work longer than half the lease renews it with `extend`; the worker renews a queued job's
   lease before starting it when half of it is gone.
 - The loop never dies of one job; a database outage (`OperationalError`) backs off and retries.
-- `periodic` tasks (the SLA scan, purging old done jobs) run on the first thread between
-  batches, each at most once per its interval; one that raises is logged and tried again at
-  its next turn. Several workers each run them: a task must be safe to run concurrently.
+- `periodic` tasks (the SLA scan, purging old done jobs) run on a thread of their own, so a
+  slow job never delays them, each once per its interval; one that raises is logged and
+  tried again at its next turn. Several workers each run them: a task must be safe to run
+  concurrently.
 - Each thread claims its own batches as `hostname:pid:thread-n`. A thread sleeps
   `poll_seconds` only when a claim found nothing; `wake()` cuts the sleep short.
 """
@@ -138,6 +139,11 @@ class Worker:
             )
             self._threads.append(thread)
             thread.start()
+        ticker = threading.Thread(
+            target=self._periodic_loop, name=f"muster-{self.worker_id}-periodic", daemon=True
+        )
+        self._threads.append(ticker)
+        ticker.start()
         return self
 
     def run_forever(self) -> None:
@@ -175,8 +181,6 @@ class Worker:
         outages = 0
         while not self._stopping.is_set():
             try:
-                if slot == 0:
-                    self._run_periodic()
                 ran = self._run_batch(worker_id)
                 outages = 0
             except OperationalError as exc:
@@ -268,8 +272,25 @@ class Worker:
             done = complete(session, job.id, job.locked_by, now=self.clock.now())
         bound.warning("job_not_completed_by_handler", completed_by_worker=done)
 
-    def _run_periodic(self) -> None:
-        """Run each periodic task whose turn has come (first thread only)."""
+    def _periodic_loop(self) -> None:
+        """Run the periodic tasks until stopped, sleeping until the next one is due."""
+        outages = 0
+        while not self._stopping.is_set():
+            try:
+                self.run_periodic()
+                outages = 0
+            except OperationalError as exc:
+                outages += 1
+                delay = min(OUTAGE_BACKOFF_MAX, 0.25 * 2**outages)
+                log.warning("worker_database_error", error=str(exc).splitlines()[0], retry_in=delay)
+                self._stopping.wait(delay)
+                continue
+            now = self.clock.now()
+            wait = min(self._next_run_at.values(), default=now) - now
+            self._stopping.wait(max(0.01, wait.total_seconds()))
+
+    def run_periodic(self) -> None:
+        """Run each periodic task whose turn has come; the others wait for theirs."""
         for task in self.periodic:
             now = self.clock.now()
             due = self._next_run_at.get(task.name)
