@@ -15,7 +15,14 @@ from typing import Any
 
 from harness import BENCH, RESULTS, fmt, log, machine_info, table
 
-SCRIPTS = ("ingest_batch", "ingest_single", "list_incidents", "ingest_curve", "soar_steps")
+SCRIPTS = (
+    "ingest_batch",
+    "ingest_single",
+    "list_incidents",
+    "ingest_curve",
+    "soar_steps",
+    "metrics_query",
+)
 
 
 def load(name: str, quick: bool) -> dict[str, Any] | None:
@@ -146,6 +153,25 @@ def summary_rows(quick: bool) -> list[list[str]]:
                     verdict(scale["target_met"]),
                 ]
             )
+    metrics = load("metrics_query", quick)
+    if metrics:
+        n = fmt(metrics["params"]["incidents"])
+        for kind, r in metrics["results"].items():
+            if "skipped" in r:
+                rows.append([f"metrics query, {kind}", "", "skipped", "", "", ""])
+                continue
+            for label in ("default: groupBy=severity", "groupBy=period, period=day"):
+                q = r["queries"][label]
+                rows.append(
+                    [
+                        f"metrics {label} @ {n}, {kind} (ms)",
+                        "< 1,000",
+                        fmt(q["ms"]["median"]),
+                        f"{fmt(q['ceiling_ms']['median'])} count+avg",
+                        f"{q['ratio_to_ceiling']}x",
+                        verdict(q["ms"]["median"] < r["target_ms"]),
+                    ]
+                )
     return rows
 
 

@@ -23,6 +23,9 @@ from typing import Any
 
 import orjson
 
+from muster.sla.clock import SlaFacts, after_scan, due_times, next_check_at
+from muster.sla.policy import DEFAULT_POLICY
+
 SOURCES = (
     "Microsoft Defender for Endpoint",
     "CrowdStrike Falcon",
@@ -226,6 +229,10 @@ INCIDENT_COLUMNS = (
     "version",
     "created_at",
     "updated_at",
+    "response_due_at",
+    "resolution_due_at",
+    "sla_raised",
+    "sla_next_at",
 )
 
 
@@ -549,7 +556,31 @@ def incident_rows(
             version,
             codec.ts(created),
             codec.ts(updated),
+            *sla_columns(codec, created, severity, responded, resolved, now),
         )
+
+
+def sla_columns(
+    codec: Codec,
+    created: datetime,
+    severity: int,
+    responded: datetime | None,
+    resolved: datetime | None,
+    now: datetime,
+) -> tuple[Any, ...]:
+    """Due times under the default policy, and the flags and next check a caught-up SLA
+    scheduler leaves (so a server started on the data has no backlog of SLA events)."""
+    due = due_times(created, severity, DEFAULT_POLICY)
+    facts = SlaFacts(created, due.response_due_at, due.resolution_due_at, responded, resolved)
+    fraction = DEFAULT_POLICY.at_risk_fraction
+    _, settled = after_scan(facts, fraction, now)
+    following = next_check_at(settled, fraction)
+    return (
+        codec.ts(due.response_due_at),
+        codec.ts(due.resolution_due_at),
+        settled.raised,
+        codec.ts(following),
+    )
 
 
 def raw_insert_batches(
