@@ -9,8 +9,8 @@ e-mail, counters) and stores the new flags and next check time, all in one trans
 Exactly once: the flags and the timeline rows commit together, and two scans never hold the
 same incident: on PostgreSQL the batch is locked `FOR UPDATE SKIP LOCKED`, and SQLite has one
 writer. On time: an event is raised by the first scan after it falls due, so it is late by at
-most the scan interval (`sla_scan_seconds`) plus the time the worker's first thread spends on
-a batch of jobs between scans.
+most the scan interval (`sla_scan_seconds`) plus the scan itself: the worker runs periodic
+tasks on a thread of their own, so jobs never hold a scan back.
 
 The scan runs in a system unit of work (one scan serves every tenant); every row it writes
 carries its incident's `tenant_id`.
