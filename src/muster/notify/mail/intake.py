@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from muster import telemetry
 from muster.alerts.ingest import IngestedAlert, ingest
 from muster.incidents.lifecycle import SOAR, Actor
 from muster.incidents.service import get_incident
@@ -54,6 +55,7 @@ def receive_report(
     """Ingest the message as an alert in the session's tenant and start the email playbook
     on the incident it opens; the alert and whether it opened an incident."""
     report = ingest(session, [alert_payload(message, address)], intake_actor(message.sender), now)
+    telemetry.count_ingested(len(report.items) - report.duplicates, report.duplicates, session)
     item = report.items[0]
     opened = item.incident_id is not None and item.incident_id in report.opened
     if opened:
