@@ -57,6 +57,7 @@ from workload import (
     insert_rows,
     raw_insert_batches,
     secondary_indexes,
+    sla_columns,
     uuid7,
 )
 
@@ -253,6 +254,7 @@ class Seeder:
             1 + (responded is not None) + (resolved is not None),
             codec.ts(inc.first),
             codec.ts(resolved or responded or inc.last),
+            *sla_columns(codec, inc.first, max(1, inc.severity), responded, resolved, self.now),
         )
 
 
