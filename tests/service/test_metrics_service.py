@@ -10,11 +10,13 @@ never an exact half millisecond, whose rounding the two databases may settle dif
 
 from __future__ import annotations
 
+import json
 import math
 import random
+import sqlite3
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -25,6 +27,7 @@ from tests.factories import make_tenant
 
 from muster.db import SystemContext, TenantContext, unit_of_work
 from muster.db.engine import Database
+from muster.db.sqlite_functions import register as register_quantile_functions
 from muster.errors import Forbidden
 from muster.models import Incident
 from muster.sla.metrics import MetricsGroup, incident_metrics
@@ -387,3 +390,79 @@ class TestScope:
     def test_scope_all_is_refused_in_a_tenant_session(self, db: Database, data: Dataset) -> None:
         with pytest.raises(Forbidden):
             _run(db, data.a, _query(scope=Scope.ALL), NOW)
+
+
+class TestQuantileAggregates:
+    """The SQLite aggregates (`muster.db.sqlite_functions`) pick percentile_disc's rank."""
+
+    @pytest.fixture
+    def conn(self) -> Iterator[sqlite3.Connection]:
+        conn = sqlite3.connect(":memory:")
+        register_quantile_functions(conn)
+        conn.execute("CREATE TABLE t (g INTEGER, a INTEGER, b INTEGER)")
+        yield conn
+        conn.close()
+
+    def _fill(self, conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+        conn.execute("DELETE FROM t")
+        conn.executemany("INSERT INTO t VALUES (?, ?, ?)", rows)
+
+    def _both(self, conn: sqlite3.Connection, p: float) -> tuple[Any, Any]:
+        """muster_quantile(a, p) and the same quantile from muster_p50_p90 (p 0.5 or 0.9)."""
+        (single,) = conn.execute("SELECT muster_quantile(a, ?) FROM t", (p,)).fetchone()
+        (pair,) = conn.execute(
+            "SELECT json_extract(muster_p50_p90(a, b), ?) FROM t", (f"$[{int(p == 0.9)}]",)
+        ).fetchone()
+        return single, pair
+
+    def test_no_rows_is_null(self, conn: sqlite3.Connection) -> None:
+        assert self._both(conn, 0.5) == (None, None)
+        assert self._both(conn, 0.9) == (None, None)
+        assert conn.execute("SELECT muster_p50_p90(a, b) FROM t GROUP BY g").fetchall() == []
+
+    def test_only_nulls_is_null(self, conn: sqlite3.Connection) -> None:
+        self._fill(conn, [(1, None, None)] * 3)
+        assert self._both(conn, 0.5) == (None, None)
+        (pair,) = conn.execute("SELECT muster_p50_p90(a, b) FROM t").fetchone()
+        assert json.loads(pair) == [None, None, None, None]
+
+    def test_one_value_is_every_quantile(self, conn: sqlite3.Connection) -> None:
+        self._fill(conn, [(1, None, None), (1, 42, None)])
+        assert self._both(conn, 0.5) == (42, 42)
+        assert self._both(conn, 0.9) == (42, 42)
+
+    def test_the_median_of_an_even_count_is_the_lower_middle(
+        self, conn: sqlite3.Connection
+    ) -> None:
+        self._fill(conn, [(1, 7, None), (1, 3, None)])
+        assert self._both(conn, 0.5) == (3, 3)
+        self._fill(conn, [(1, v, None) for v in (4, 1, 3, 2)])
+        assert self._both(conn, 0.5) == (2, 2)
+
+    def test_the_p90_of_ten_values_is_the_ninth(self, conn: sqlite3.Connection) -> None:
+        self._fill(conn, [(1, v * 10, None) for v in (3, 10, 1, 9, 5, 2, 8, 4, 7, 6)])
+        assert self._both(conn, 0.9) == (90, 90)
+        self._fill(conn, [(1, v, None) for v in range(1, 12)])  # 11 values: ceil(9.9) = 10th
+        assert self._both(conn, 0.9) == (10, 10)
+
+    def test_both_measures_per_group_match_the_reference(self, conn: sqlite3.Connection) -> None:
+        rng = random.Random(11)
+        rows = [
+            (rng.randrange(5), rng.choice((None, rng.randrange(-50, 10**9))),
+             rng.choice((None, None, rng.randrange(10**12))))
+            for _ in range(3000)
+        ]  # fmt: skip
+        self._fill(conn, rows)
+        got = conn.execute("SELECT g, muster_p50_p90(a, b) FROM t GROUP BY g").fetchall()
+        for g, pair in got:
+            expected: list[Any] = []
+            for column in (1, 2):
+                values = [r[column] for r in rows if r[0] == g and r[column] is not None]
+                expected += [_rank(values, 1, 2), _rank(values, 9, 10)] if values else [None] * 2
+            assert json.loads(pair) == expected
+        assert len(got) == 5
+
+    def test_a_quantile_outside_zero_to_one_is_an_error(self, conn: sqlite3.Connection) -> None:
+        self._fill(conn, [(1, 1, None)])
+        with pytest.raises(sqlite3.OperationalError):
+            conn.execute("SELECT muster_quantile(a, 1.5) FROM t").fetchone()

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from muster.config import Settings
 from muster.db.checkpoint import WalCheckpointer
+from muster.db.sqlite_functions import register as register_quantile_functions
 from muster.db.statistics import StatisticsKeeper
 from muster.db.types import dumps_json, loads_json
 from muster.query.functions import register as register_sql_functions
@@ -104,7 +105,8 @@ def create_db_engine(
 
 
 def _install_sqlite_hooks(engine: Engine, *, auto_checkpoint: bool) -> None:
-    """WAL, foreign keys, the filter functions (REGEXP, muster_incidr) and explicit BEGIN."""
+    """WAL, foreign keys, the filter functions (REGEXP, muster_incidr), the quantile
+    aggregates (`muster.db.sqlite_functions`) and explicit BEGIN."""
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -120,6 +122,7 @@ def _install_sqlite_hooks(engine: Engine, *, auto_checkpoint: bool) -> None:
             cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
         register_sql_functions(dbapi_connection)
+        register_quantile_functions(dbapi_connection)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
