@@ -43,8 +43,11 @@ _DUE = (
     .limit(bindparam("limit"))
 )
 _ANY_DUE = select(_c.id).where(_c.sla_next_at <= bindparam("now")).limit(1)
-_OF_TENANT = select(_c.id, _c.severity, *FACT_COLUMNS).where(
-    _c.tenant_id == bindparam("b_tenant"), _c.id.in_(bindparam("ids", expanding=True))
+# by primary key alone: with `tenant_id = ?` beside it SQLite reads the tenant's whole range
+# of a (tenant_id, ...) index instead (2x the ingest cost at 1,000,000 incidents); the
+# tenant is checked on the rows instead (`facts_of`)
+_OF_IDS = select(_c.id, _c.tenant_id, _c.severity, *FACT_COLUMNS).where(
+    _c.id.in_(bindparam("ids", expanding=True))
 )
 _SET_RAISED = (
     update(INCIDENTS)
@@ -121,7 +124,8 @@ def facts_of(
     """Severity and SLA facts of some of the tenant's incidents."""
     if not ids:
         return []
-    return connection.execute(_OF_TENANT, {"b_tenant": tenant_id, "ids": list(ids)}).all()
+    rows = connection.execute(_OF_IDS, {"ids": list(ids)}).all()
+    return [row for row in rows if row.tenant_id == tenant_id]
 
 
 def set_times(
