@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import Update
 
 from muster.db import SystemContext, unit_of_work
+from muster.db.bulk import insert_rows
 from muster.db.engine import Database
 from muster.db.tenancy import TenancyViolation, TenantContext, context_of
 from muster.ids import new_id
@@ -57,6 +58,7 @@ __all__ = [
     "claim",
     "complete",
     "enqueue",
+    "enqueue_fresh",
     "extend",
     "next_attempt_at",
     "purge_done",
@@ -122,19 +124,8 @@ def enqueue(
         if tenant_id is not None and tenant_id != ctx.tenant_id:
             raise TenancyViolation("a tenant session cannot enqueue another tenant's job")
         tenant_id = ctx.tenant_id
-    job_id = new_id()
-    values = {
-        "id": job_id,
-        "tenant_id": tenant_id,
-        "kind": kind,
-        "dedup_key": dedup_key,
-        "payload": payload,
-        "state": QUEUED,
-        "run_at": run_at,
-        "attempts": 0,
-        "created_at": now,
-        "updated_at": now,
-    }
+    values = _job_row(kind, payload, run_at, tenant_id, dedup_key, now)
+    job_id: uuid.UUID = values["id"]
     conn = session.connection()
     if dedup_key is None:
         conn.execute(JOBS.insert().values(values))
@@ -145,6 +136,45 @@ def enqueue(
         return conn.execute(stmt.returning(_C.id)).scalar_one_or_none()
     stmt2 = sqlite_insert(JOBS).values(values).on_conflict_do_nothing(index_elements=["dedup_key"])
     return conn.execute(stmt2.returning(_C.id)).scalar_one_or_none()
+
+
+def enqueue_fresh(
+    session: Session,
+    kind: str,
+    jobs: Sequence[tuple[dict[str, Any], uuid.UUID | None, str | None]],
+    *,
+    run_at: datetime,
+    now: datetime,
+) -> None:
+    """Add many jobs `(payload, tenant_id, dedup_key)` in one statement, in the caller's
+    transaction: for keys that cannot exist yet (derived from ids made in this transaction),
+    so no conflict handling is needed. Rows are the ones `enqueue` writes."""
+    rows = [_job_row(kind, payload, run_at, tenant, key, now) for payload, tenant, key in jobs]
+    if rows:
+        insert_rows(session.connection(), JOBS, rows)
+
+
+def _job_row(
+    kind: str,
+    payload: dict[str, Any],
+    run_at: datetime,
+    tenant_id: uuid.UUID | None,
+    dedup_key: str | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """A queued job row."""
+    return {
+        "id": new_id(),
+        "tenant_id": tenant_id,
+        "kind": kind,
+        "dedup_key": dedup_key,
+        "payload": payload,
+        "state": QUEUED,
+        "run_at": run_at,
+        "attempts": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def claim(

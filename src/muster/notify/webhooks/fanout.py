@@ -16,13 +16,14 @@ incidents of the batch are read in one query, only when some subscription matche
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -31,7 +32,7 @@ from muster.ids import new_id
 from muster.notify.events import PublishedEvent
 from muster.notify.webhooks import payloads, repository
 from muster.notify.webhooks.repository import TenantSubscribers
-from muster.worker.jobs import enqueue
+from muster.worker.jobs import enqueue, enqueue_fresh
 
 __all__ = [
     "CACHE_SECONDS",
@@ -174,7 +175,16 @@ def _fan_out(
             body = payloads.contraforce_envelope(body, alerts.get(incident_id, ()))
         rows.append(delivery_row(tenant_id, sub.id, kind, body, row["created_at"]))
     repository.insert_deliveries(session, rows)
-    repository.insert_first_attempts(session, DELIVER, rows, lambda ident: _dedup_key(ident, 1))
+    for at, due in itertools.groupby(sorted(rows, key=_created), key=_created):
+        first_attempts = [
+            ({"deliveryId": str(d["id"]), "attempt": 1}, tenant_id, _dedup_key(d["id"], 1))
+            for d in due
+        ]  # fresh delivery ids: their dedup keys cannot exist yet
+        enqueue_fresh(session, DELIVER, first_attempts, run_at=at, now=at)
+
+
+def _created(delivery: Mapping[str, Any]) -> datetime:
+    return cast(datetime, delivery["created_at"])
 
 
 def delivery_row(

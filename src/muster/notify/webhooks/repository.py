@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -17,10 +17,8 @@ from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
 from muster.db.bulk import insert_rows
-from muster.ids import new_id
 from muster.models import Alert, Incident, Tenant
 from muster.models.webhook import WebhookDelivery, WebhookSubscription
-from muster.worker.jobs import JOBS, QUEUED
 
 SUBSCRIPTIONS = cast(Table, WebhookSubscription.__table__)
 DELIVERIES = cast(Table, WebhookDelivery.__table__)
@@ -154,30 +152,3 @@ def recent_alerts(
 def insert_deliveries(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert delivery rows (each carrying its tenant_id) in one statement."""
     insert_rows(session.connection(), DELIVERIES, rows)
-
-
-def insert_first_attempts(
-    session: Session,
-    kind: str,
-    deliveries: Sequence[Mapping[str, Any]],
-    dedup_key: Callable[[uuid.UUID], str],
-) -> None:
-    """Queue the first attempt of each new delivery in one statement: the rows
-    `muster.worker.jobs.enqueue` would write one by one (fresh delivery ids cannot collide
-    with an existing `dedup_key`, so no conflict handling is needed)."""
-    rows = [
-        {
-            "id": new_id(),
-            "tenant_id": delivery["tenant_id"],
-            "kind": kind,
-            "dedup_key": dedup_key(delivery["id"]),
-            "payload": {"deliveryId": str(delivery["id"]), "attempt": 1},
-            "state": QUEUED,
-            "run_at": delivery["created_at"],
-            "attempts": 0,
-            "created_at": delivery["created_at"],
-            "updated_at": delivery["created_at"],
-        }
-        for delivery in deliveries
-    ]
-    insert_rows(session.connection(), JOBS, rows)
