@@ -56,6 +56,34 @@ class TestResolution:
         resp = patch_incident(client, tenant, made["id"], resolution="TRUE_POSITIVE")
         assert_problem(resp, 409, "incident.resolution_without_resolved", field="resolution")
 
+    def test_a_resolution_reason_is_kept_and_a_foreign_one_refused(
+        self, client: httpx.Client, tenant: TenantKeys
+    ) -> None:
+        made = create_incident(client, tenant)
+        wrong = patch_incident(
+            client,
+            tenant,
+            made["id"],
+            status="RESOLVED",
+            resolution="TRUE_POSITIVE",
+            resolutionReason="NotMalicious",
+        )
+        assert_problem(wrong, 400, "incident.reason_not_allowed", field="resolutionReason")
+        assert get_incident(client, tenant, made["id"])["status"] == "OPEN"
+        closed = ok(
+            patch_incident(
+                client,
+                tenant,
+                made["id"],
+                status="RESOLVED",
+                resolution="UNDETERMINED",
+                resolutionReason="inaccuratedata",
+            )
+        )
+        assert closed["resolutionReason"] == "InaccurateData"
+        reopened = ok(patch_incident(client, tenant, made["id"], status="OPEN"))
+        assert reopened["resolution"] is None and reopened["resolutionReason"] is None
+
     def test_resolve_stamps_resolved_at(self, client: httpx.Client, tenant: TenantKeys) -> None:
         for resolution in (
             "TRUE_POSITIVE",

@@ -43,6 +43,7 @@ def make_state(**over: Any) -> dict[str, Any]:
         "assignee_name": None,
         "status": "OPEN",
         "resolution": None,
+        "resolution_reason": None,
         "resolution_comment": None,
         "mitre_tactic": None,
         "mitre_technique": None,
@@ -530,3 +531,47 @@ def test_a_refused_request_is_refused_for_a_stated_reason(
         transition(state_in(status), request, actor, MEMBERS, LATER)
     except (InvalidInput, InvalidTransition) as exc:
         assert exc.code and exc.detail
+
+
+class TestResolutionReasons:
+    """A reason goes with a resolution, in ContraForce's taxonomy or Sentinel's reason list."""
+
+    def test_a_canonical_pair_is_kept_in_canonical_spelling(self) -> None:
+        request = {
+            "status": "RESOLVED",
+            "resolution": "FALSE_POSITIVE",
+            "resolution_reason": "notenoughdatatovalidate",
+        }
+        outcome = transition(make_state(), request, ANA, MEMBERS, LATER)
+        assert outcome.changes["resolution_reason"] == (None, "NotEnoughDataToValidate")
+
+    def test_a_sentinel_reason_goes_with_any_classification(self) -> None:
+        request = {
+            "status": "RESOLVED",
+            "resolution": "UNDETERMINED",
+            "resolution_reason": "InaccurateData",
+        }
+        outcome = transition(make_state(), request, ANA, MEMBERS, LATER)
+        assert outcome.changes["resolution_reason"] == (None, "InaccurateData")
+
+    def test_a_reason_from_another_classification_is_refused(self) -> None:
+        request = {
+            "status": "RESOLVED",
+            "resolution": "UNDETERMINED",
+            "resolution_reason": "Phishing",
+        }
+        with pytest.raises(InvalidInput) as caught:
+            transition(make_state(), request, ANA, MEMBERS, LATER)
+        assert caught.value.errors[0]["field"] == "resolutionReason"
+        assert "Unknown" in caught.value.detail  # names what is allowed
+
+    def test_a_reason_without_a_resolution_is_refused(self) -> None:
+        with pytest.raises(InvalidTransition):
+            transition(make_state(), {"resolution_reason": "Other"}, ANA, MEMBERS, LATER)
+
+    def test_reopening_clears_the_reason_and_a_new_verdict_drops_the_old_reason(self) -> None:
+        closed = resolved_state(resolution_reason="Malware")
+        reopened = transition(closed, {"status": "OPEN"}, ANA, MEMBERS, LATER)
+        assert reopened.changes["resolution_reason"] == ("Malware", None)
+        changed = transition(closed, {"resolution": "BENIGN_POSITIVE"}, ANA, MEMBERS, LATER)
+        assert changed.changes["resolution_reason"] == ("Malware", None)

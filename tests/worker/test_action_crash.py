@@ -11,9 +11,10 @@ from muster.clock import SystemClock
 from muster.config import Settings
 from muster.db import TenantContext, unit_of_work
 from muster.db.engine import Database
+from muster.incidents.comments import list_comments
 from muster.incidents.lifecycle import Actor
 from muster.incidents.schemas import IncidentCreate
-from muster.incidents.service import create_incident, list_comments
+from muster.incidents.service import create_incident
 from muster.models import Incident, SoarProcess, SoarStepLog
 from muster.playbooks.definition import PlaybookDefinition
 from muster.playbooks.service import create_playbook

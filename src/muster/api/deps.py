@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -62,12 +63,17 @@ async def principal(
     """Authenticate `Authorization: Bearer <key>` (and read the state of the acting tenant)."""
     if credentials is None or not credentials.credentials.strip():
         raise Unauthenticated("send an API key: Authorization: Bearer <key>")
+    return await principal_for(request, credentials.credentials.strip(), x_muster_tenant)
+
+
+async def principal_for(request: Request, token: str, tenant: str | None) -> Principal:
+    """Authenticate an API key (however it was presented) for acting in `tenant` (a tenant id
+    or None); cached for `auth_cache_seconds`. Raises `Unauthenticated`."""
     svc = services(request)
-    token = credentials.credentials.strip()
-    found = svc.auth_cache.get(token, x_muster_tenant)
+    found = svc.auth_cache.get(token, tenant)
     if found is None:
-        found = await run_in_threadpool(_authenticate, svc.db, token, x_muster_tenant)
-        svc.auth_cache.put(token, x_muster_tenant, found)
+        found = await run_in_threadpool(_authenticate, svc.db, token, tenant)
+        svc.auth_cache.put(token, tenant, found)
     return found
 
 
@@ -87,18 +93,28 @@ class Ctx:
     settings: Settings
 
 
+@contextmanager
+def tenant_unit(
+    request: Request, who: Principal, tenant: str | None, role: Role, *, write: bool
+) -> Iterator[Ctx]:
+    """The request's unit of work in `tenant` (a tenant key's own when None): refuses a role
+    below `role`, another tenant's id (NotFound) and closed tenants; commits on exit."""
+    who.require(role)
+    svc = services(request)
+    now = svc.clock.now()
+    tenant_id = resolve_tenant(who, tenant, now, writing=write)
+    with unit_of_work(svc.db, TenantContext(tenant_id), write=write) as session:
+        yield Ctx(who, tenant_id, session, now, svc.settings)
+
+
 def _tenant_session(role: Role, write: bool) -> Any:
     def dependency(
         request: Request,
         who: Annotated[Principal, Depends(principal)],
         x_muster_tenant: TenantHeader = None,
     ) -> Iterator[Ctx]:
-        who.require(role)
-        svc = services(request)
-        now = svc.clock.now()
-        tenant_id = resolve_tenant(who, x_muster_tenant, now, writing=write)
-        with unit_of_work(svc.db, TenantContext(tenant_id), write=write) as session:
-            yield Ctx(who, tenant_id, session, now, svc.settings)
+        with tenant_unit(request, who, x_muster_tenant, role, write=write) as ctx:
+            yield ctx
 
     return dependency
 
@@ -118,18 +134,28 @@ class SystemCtx:
     settings: Settings
 
 
-def _system_session(
-    request: Request, who: Annotated[Principal, Depends(principal)]
+@contextmanager
+def system_unit(
+    request: Request, who: Principal, *, write: bool, role: Role = Role.VIEWER
 ) -> Iterator[SystemCtx]:
-    who.require(Role.TENANT_ADMIN)
+    """A unit of work over every tenant; the route restricts what it reads to the tenants
+    `who` may see. A tenant key's own tenant must be open; commits on exit."""
+    who.require(role)
     svc = services(request)
     now = svc.clock.now()
     if not who.is_global:  # a suspended tenant's own keys are refused here too
         resolve_tenant(who, None, now, writing=False)
-    with unit_of_work(svc.db, SystemContext(), write=True) as session:
+    with unit_of_work(svc.db, SystemContext(), write=write) as session:
         yield SystemCtx(who, session, now, svc.settings)
+
+
+def _system_session(
+    request: Request, who: Annotated[Principal, Depends(principal)]
+) -> Iterator[SystemCtx]:
+    with system_unit(request, who, write=True, role=Role.TENANT_ADMIN) as ctx:
+        yield ctx
     if request.method != "GET":  # keys or tenants may have changed: re-authenticate
-        svc.auth_cache.clear()
+        services(request).auth_cache.clear()
 
 
 SystemWrite = Annotated[SystemCtx, Depends(_system_session, scope="function")]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -33,6 +34,35 @@ STATUS: dict[type[errors.DomainError], tuple[int, str]] = {
     errors.PayloadTooLarge: (413, "Payload too large"),
     errors.DomainError: (400, "Bad request"),
 }
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorInfo:
+    """One failure, before it is rendered in an API's own error format."""
+
+    status: int
+    title: str
+    detail: str
+    code: str
+    instance: str
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    headers: dict[str, str] | None = None
+
+
+Render = Callable[[ErrorInfo], Response]
+
+
+def render_problem(info: ErrorInfo) -> Response:
+    """muster's own error format: RFC 7807 problem+json with a stable `code`."""
+    return problem(
+        info.status,
+        info.title,
+        info.detail,
+        info.code,
+        info.instance,
+        errors_=info.errors,
+        headers=info.headers,
+    )
 
 
 def problem(
@@ -69,21 +99,24 @@ def status_of(exc: errors.DomainError) -> tuple[int, str]:
     return 400, "Bad request"
 
 
-def install(app: FastAPI) -> None:
-    """Register the handlers that turn every failure into problem+json."""
+def install(app: FastAPI, render: Render = render_problem) -> None:
+    """Register the handlers that turn every failure into an error document: problem+json
+    by default, or the format `render` writes (the compatible APIs' own)."""
 
     @app.exception_handler(errors.DomainError)
     async def _domain(request: Request, exc: errors.DomainError) -> Response:
         status, title = status_of(exc)
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-        return problem(
-            status,
-            title,
-            exc.detail,
-            exc.code,
-            request.url.path,
-            errors_=exc.errors,
-            headers=headers,
+        return render(
+            ErrorInfo(
+                status,
+                title,
+                exc.detail,
+                exc.code,
+                request.url.path,
+                errors=[dict(e) for e in exc.errors],
+                headers=headers,
+            )
         )
 
     @app.exception_handler(RequestValidationError)
@@ -96,13 +129,15 @@ def install(app: FastAPI) -> None:
             for err in exc.errors()
         ]
         first = found[0] if found else {"field": "body", "message": "invalid"}
-        return problem(
-            400,
-            "Invalid input",
-            f"{first['field']}: {first['message']}",
-            "validation_failed",
-            request.url.path,
-            errors_=found,
+        return render(
+            ErrorInfo(
+                400,
+                "Invalid input",
+                f"{first['field']}: {first['message']}",
+                "validation_failed",
+                request.url.path,
+                errors=found,
+            )
         )
 
     @app.exception_handler(HTTPException)
@@ -113,55 +148,65 @@ def install(app: FastAPI) -> None:
             413: "request.too_large",
         }.get(exc.status_code, "http.error")
         title = {413: "Payload too large"}.get(exc.status_code, str(exc.detail))
-        return problem(
-            exc.status_code,
-            title,
-            str(exc.detail),
-            code,
-            request.url.path,
-            headers=getattr(exc, "headers", None),
+        return render(
+            ErrorInfo(
+                exc.status_code,
+                title,
+                str(exc.detail),
+                code,
+                request.url.path,
+                headers=getattr(exc, "headers", None),
+            )
         )
 
     @app.exception_handler(StaleDataError)
     async def _stale(request: Request, exc: StaleDataError) -> Response:
-        return problem(
-            412,
-            "Precondition failed",
-            "the resource changed meanwhile; reload it",
-            "incident.stale_version",
-            request.url.path,
+        return render(
+            ErrorInfo(
+                412,
+                "Precondition failed",
+                "the resource changed meanwhile; reload it",
+                "incident.stale_version",
+                request.url.path,
+            )
         )
 
     @app.exception_handler(IntegrityError)
     async def _integrity(request: Request, exc: IntegrityError) -> Response:
         log.warning("integrity_error", error=str(exc.orig))
-        return problem(
-            409,
-            "Conflict",
-            "a concurrent request wrote the same data; retry",
-            "conflict.concurrent_write",
-            request.url.path,
+        return render(
+            ErrorInfo(
+                409,
+                "Conflict",
+                "a concurrent request wrote the same data; retry",
+                "conflict.concurrent_write",
+                request.url.path,
+            )
         )
 
     @app.exception_handler(OperationalError)
     async def _unavailable(request: Request, exc: DBAPIError) -> Response:
         log.error("database_unavailable", error=str(exc.orig))
-        return problem(
-            503,
-            "Service unavailable",
-            "the database is unavailable; retry shortly",
-            "database.unavailable",
-            request.url.path,
-            headers={"Retry-After": "5"},
+        return render(
+            ErrorInfo(
+                503,
+                "Service unavailable",
+                "the database is unavailable; retry shortly",
+                "database.unavailable",
+                request.url.path,
+                headers={"Retry-After": "5"},
+            )
         )
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> Response:
         log.exception("unhandled_error", path=request.url.path)
-        return problem(
-            500,
-            "Internal error",
-            "an unexpected error occurred; it has been logged",
-            "internal_error",
-            request.url.path,
+        return render(
+            ErrorInfo(
+                500,
+                "Internal error",
+                "an unexpected error occurred; it has been logged",
+                "internal_error",
+                request.url.path,
+            )
         )

@@ -1,5 +1,8 @@
 """API key material: `mst_<prefix>_<secret>`; only a SHA-256 of the whole key is stored.
 
+A key is also a client id and secret pair for HTTP Basic (the ContraForce v2 API): the client id
+is `mst_<prefix>`, the secret the rest; joined with `_` they are the key again.
+
 Keys are 190 random bits, so a fast hash is the right tool (a slow password hash would add
 milliseconds to every request without making a random key any harder to guess).
 """
@@ -47,3 +50,14 @@ def prefix_of(plaintext: str) -> str | None:
 def matches(plaintext: str, key_hash: str) -> bool:
     """Compare a presented key with a stored hash in constant time."""
     return hmac.compare_digest(hash_key(plaintext), key_hash)
+
+
+def client_credentials(plaintext: str) -> tuple[str, str]:
+    """(client id, client secret) of a key: `mst_<prefix>` and `<secret>`."""
+    scheme, prefix, secret = plaintext.split("_", 2)
+    return f"{scheme}_{prefix}", secret
+
+
+def key_from_client_credentials(client_id: str, client_secret: str) -> str:
+    """The key a client id and secret pair stands for (checked like any presented key)."""
+    return f"{client_id}_{client_secret}"

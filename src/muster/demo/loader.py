@@ -20,8 +20,9 @@ from muster.alerts.ingest import ingest
 from muster.db import SystemContext, TenantContext, unit_of_work
 from muster.db.engine import Database
 from muster.demo.generator import plan_actions
+from muster.incidents.comments import add_comment
 from muster.incidents.lifecycle import Actor
-from muster.incidents.service import add_comment, change_incident
+from muster.incidents.service import change_incident
 from muster.models import Incident, Tenant
 from muster.models.enums import IncidentStatus, Resolution, Role
 from muster.tenants.schemas import TenantCreate, TenantFlags, UserCreate

@@ -9,8 +9,10 @@ anything up and never reads a clock; the service applies its result and writes t
 Rules:
 - Status moves only along `TRANSITIONS`. Entering RESOLVED needs a resolution (in the same
   request or already set) and stamps `resolved_at`; leaving RESOLVED (a reopen) clears
-  `resolution`, `resolution_comment` and `resolved_at`.
-- `resolution` may only be set on a RESOLVED incident (or one being resolved).
+  `resolution`, `resolution_reason`, `resolution_comment` and `resolved_at`.
+- `resolution` may only be set on a RESOLVED incident (or one being resolved);
+  `resolution_reason` only beside a resolution, and only a reason `verdicts` allows with it.
+  Changing the resolution without naming a reason clears the old reason.
 - `assignee` is a member's e-mail, the literal `SOAR`, or None; `assignee_name` follows it.
 - `responded_at` is stamped once, at the first human response: the first move out of OPEN,
   the first assignment to a person, or the first comment by a person (`respond_by_comment`).
@@ -24,6 +26,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from muster.errors import InvalidInput, InvalidTransition
+from muster.incidents.verdicts import allowed_reasons, canonical_reason
 from muster.models.enums import SOAR_ASSIGNEE, IncidentStatus
 
 OPEN, INVESTIGATING, RESOLVED = (
@@ -46,6 +49,7 @@ EDITABLE = frozenset(
         "assignee",
         "status",
         "resolution",
+        "resolution_reason",
         "resolution_comment",
         "mitre_tactic",
         "mitre_technique",
@@ -146,7 +150,7 @@ def _check_status(
     if after not in TRANSITIONS[before]:
         raise InvalidTransition(f"cannot move an incident from {before} to {after}")
     if before == RESOLVED:  # reopen: the verdict no longer holds
-        for name in ("resolution", "resolution_comment"):
+        for name in ("resolution", "resolution_reason", "resolution_comment"):
             if name not in requested:
                 new[name] = None
         if requested.get("resolution") is not None:
@@ -169,6 +173,35 @@ def _check_resolution(
             code="incident.resolution_without_resolved",
             errors=[{"field": "resolution", "message": "only allowed with status RESOLVED"}],
         )
+    _check_reason(state, new, requested)
+
+
+def _check_reason(
+    state: Mapping[str, Any], new: dict[str, Any], requested: Mapping[str, Any]
+) -> None:
+    if "resolution_reason" not in requested:
+        if new.get("resolution") != state.get("resolution"):
+            new["resolution_reason"] = None  # a new verdict does not inherit the old reason
+        return
+    reason = requested["resolution_reason"]
+    if reason is None:
+        return
+    resolution = new.get("resolution")
+    if not resolution:
+        raise InvalidTransition(
+            "a resolution reason needs a resolution",
+            code="incident.reason_without_resolution",
+            errors=[{"field": "resolutionReason", "message": "only allowed with a resolution"}],
+        )
+    canonical = canonical_reason(resolution, str(reason))
+    if canonical is None:
+        allowed = ", ".join(allowed_reasons(resolution)) or "none"
+        raise InvalidInput.field(
+            "resolutionReason",
+            f"{reason!r} is not a reason for {resolution} (allowed: {allowed})",
+            code="incident.reason_not_allowed",
+        )
+    new["resolution_reason"] = canonical
 
 
 def _derive_assignee(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,6 +45,7 @@ class IncidentFilter:
     filter: str | None = None  # a filter expression (docs/query-language.md)
     sla_state: SlaState | None = None  # the SLA state at `now` (docs/sla.md)
     now: datetime | None = None  # the request's time, for `sla_state`
+    tenant_ids: Sequence[uuid.UUID] = ()  # in a system session: only these tenants
 
 
 def sort_key(sort: str) -> SortKey:
@@ -74,8 +76,18 @@ def list_incidents(
     return page(list(session.scalars(stmt)), key, limit)
 
 
+def count_incidents(session: Session, flt: IncidentFilter) -> int:
+    """How many of the session's incidents the filter selects."""
+    stmt = select(func.count()).select_from(Incident)
+    for condition in _conditions(session, flt):
+        stmt = stmt.where(condition)
+    return int(session.scalar(stmt) or 0)
+
+
 def _conditions(session: Session, flt: IncidentFilter) -> list[ColumnElement[bool]]:
     out: list[ColumnElement[bool]] = []
+    if flt.tenant_ids:
+        out.append(Incident.tenant_id.in_(flt.tenant_ids))
     if flt.status:
         out.append(Incident.status.in_(flt.status))
     if flt.severity:

@@ -59,6 +59,15 @@ class IncidentUpdate(_MitreInput):
     assignee: ShortText | None = None
     status: IncidentStatus | None = None
     resolution: Resolution | None = None
+    resolution_reason: (
+        Annotated[
+            str,
+            Field(
+                max_length=64, description="why (docs/lifecycle.md#verdicts), e.g. InaccurateData"
+            ),
+        ]
+        | None
+    ) = None
     resolution_comment: Text | None = None
     grouping_allowed: bool | None = None
     exclude_from_sla: bool | None = Field(None, alias=EXCLUDE_FROM_SLA)
@@ -83,6 +92,7 @@ class IncidentListItem(ReadModel):
     assignee_name: str | None
     status: IncidentStatus
     resolution: Resolution | None
+    resolution_reason: str | None = None
     resolution_comment: str | None
     source: str
     mitre_tactic: str | None
@@ -151,6 +161,7 @@ class CommentRead(ReadModel):
     author_type: str
     body: str
     created_at: datetime
+    updated_at: datetime | None = None
 
 
 class TimelineEntry(ReadModel):

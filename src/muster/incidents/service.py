@@ -21,7 +21,7 @@ from muster.incidents.lifecycle import STATE_FIELDS, Actor, Outcome
 from muster.incidents.repository import IncidentRepository
 from muster.incidents.schemas import IncidentCreate, IncidentUpdate
 from muster.incidents.timeline import record, serialisable_changes
-from muster.models import Alert, Comment, Incident
+from muster.models import Alert, Incident
 from muster.models.enums import SOAR_ASSIGNEE, IncidentStatus, Resolution
 from muster.sla import service as sla
 from muster.tenants.users import members
@@ -60,14 +60,20 @@ def alerts_of(session: Session, incident_id: uuid.UUID) -> list[Alert]:
 
 
 def create_incident(
-    session: Session, data: IncidentCreate, actor: Actor, now: datetime
+    session: Session,
+    data: IncidentCreate,
+    actor: Actor,
+    now: datetime,
+    *,
+    incident_id: uuid.UUID | None = None,
 ) -> Incident:
-    """Open a manual incident, optionally taking existing alerts into it."""
+    """Open a manual incident (under `incident_id` when the caller names one, as Sentinel's
+    create-or-update does), optionally taking existing alerts into it."""
     tenant_id = tenant_id_of(session)
     repo = IncidentRepository(session)
     number = repo.allocate_numbers(tenant_id, 1)[0]
     incident = Incident(
-        id=uuid.uuid4(),
+        id=incident_id or uuid.uuid4(),
         tenant_id=tenant_id,
         number=number,
         incident_hash=repo.fresh_hashes(1)[0],
@@ -149,11 +155,11 @@ def change_incident(
     # the roster is needed only to assign a person (not SOAR, not nobody)
     roster = members(session) if requested.get("assignee") not in (None, SOAR_ASSIGNEE) else {}
     outcome = lifecycle.transition(state, requested, actor, roster, now)
-    _apply(session, incident, outcome, actor, now, reason, flush=flush)
+    apply_outcome(session, incident, outcome, actor, now, reason, flush=flush)
     return incident
 
 
-def _apply(
+def apply_outcome(
     session: Session,
     incident: Incident,
     outcome: Outcome,
@@ -163,6 +169,7 @@ def _apply(
     *,
     flush: bool = True,
 ) -> None:
+    """Write a transition's changes to the incident (re-timing its SLA) and its timeline."""
     if not outcome.changes:
         return
     for name, (_, after) in outcome.changes.items():
@@ -183,48 +190,25 @@ def _apply(
     )
 
 
-def add_comment(
-    session: Session, incident_id: uuid.UUID, body: str, actor: Actor, now: datetime
-) -> Comment:
-    """Add a comment; a person's first comment counts as the response."""
+def delete_incident(session: Session, incident_id: uuid.UUID, actor: Actor, now: datetime) -> None:
+    """Delete an incident with its comments and SOAR runs; its alerts stay, ungrouped, and
+    the deletion stays on record (the timeline rows are kept, with a final entry)."""
     incident = get_incident(session, incident_id)
-    comment = Comment(
-        id=uuid.uuid4(),
-        tenant_id=incident.tenant_id,
-        incident_id=incident.id,
-        author=actor.id,
-        author_name=actor.name,
-        author_type=actor.kind,
-        body=body,
-        created_at=now,
+    session.execute(
+        update(Alert)
+        .where(Alert.incident_id == incident.id)
+        .values(incident_id=None, updated_at=now)
     )
-    session.add(comment)
-    session.flush()
     record(
-        session, incident.id, "comment.added", actor, now, changes={"commentId": str(comment.id)}
-    )
-    state = {name: getattr(incident, name) for name in STATE_FIELDS}
-    _apply(
         session,
-        incident,
-        lifecycle.respond_by_comment(state, actor, now),
+        incident.id,
+        "incident.deleted",
         actor,
         now,
-        "first comment by a person",
+        changes={"number": incident.number, "incidentHash": incident.incident_hash},
     )
-    return comment
-
-
-def list_comments(session: Session, incident_id: uuid.UUID) -> list[Comment]:
-    """The incident's comments, oldest first."""
-    get_incident(session, incident_id)
-    return list(
-        session.scalars(
-            select(Comment)
-            .where(Comment.incident_id == incident_id)
-            .order_by(Comment.created_at, Comment.id)
-        )
-    )
+    session.delete(incident)
+    session.flush()
 
 
 def merge_incidents(

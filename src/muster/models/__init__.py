@@ -4,7 +4,7 @@ from muster.models.alert import Alert
 from muster.models.apikey import ApiKey
 from muster.models.audit import AuditEvent
 from muster.models.grouping_rule import GroupingRule
-from muster.models.incident import Comment, Incident
+from muster.models.incident import Comment, Incident, IncidentRelation
 from muster.models.job import Job
 from muster.models.playbook import Playbook, PlaybookVersion
 from muster.models.soar import SoarProcess, SoarStepLog
@@ -19,6 +19,7 @@ __all__ = [
     "Comment",
     "GroupingRule",
     "Incident",
+    "IncidentRelation",
     "Job",
     "Membership",
     "Playbook",

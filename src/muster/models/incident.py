@@ -37,6 +37,8 @@ class Incident(IdMixin, TenantScoped, TimestampMixin, Base):
     assignee_name: Mapped[str | None] = mapped_column(String(200), default=None)
     status: Mapped[str] = mapped_column(String(32), default="OPEN")
     resolution: Mapped[str | None] = mapped_column(String(32), default=None)
+    # why, in ContraForce's and Sentinel's vocabulary (muster.incidents.verdicts)
+    resolution_reason: Mapped[str | None] = mapped_column(String(64), default=None)
     resolution_comment: Mapped[str | None] = mapped_column(Text, default=None)
     source: Mapped[str] = mapped_column(String(200))
     mitre_tactic: Mapped[str | None] = mapped_column(String(64), default=None)
@@ -78,4 +80,17 @@ class Comment(IdMixin, TenantScoped, Base):
     author_type: Mapped[str] = mapped_column(String(16))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column()
+    updated_at: Mapped[datetime | None] = mapped_column(default=None)  # None: never edited
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class IncidentRelation(IdMixin, TenantScoped, Base):
+    """A named link from an incident to another resource (Sentinel's incident relations)."""
+
+    __tablename__ = "incident_relations"
+    __table_args__ = (UniqueConstraint("incident_id", "name"),)
+
+    incident_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(256))
+    related_resource_id: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column()

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from muster.auth.keys import mint_key
+from muster.auth.keys import client_credentials, mint_key
 from muster.errors import Forbidden, NotFound
 from muster.models import ApiKey
 from muster.models.enums import Role
@@ -43,7 +43,13 @@ def create_key(
     )
     session.add(key)
     session.flush()
-    return ApiKeyCreated(**ApiKeyRead.model_validate(key).model_dump(), key=minted.plaintext)
+    client_id, client_secret = client_credentials(minted.plaintext)
+    return ApiKeyCreated(
+        **ApiKeyRead.model_validate(key).model_dump(),
+        key=minted.plaintext,
+        client_id=client_id,
+        client_secret=client_secret,
+    )
 
 
 def list_keys(session: Session, tenant_id: uuid.UUID | None) -> list[ApiKeyRead]:

@@ -112,6 +112,9 @@ class ApiKeyRead(ReadModel):
 
 
 class ApiKeyCreated(ApiKeyRead):
-    """The new key; `key` is shown this once and never again."""
+    """The new key; `key` is shown this once and never again. `clientId` and `clientSecret`
+    are the same key as an HTTP Basic pair (the ContraForce v2 API)."""
 
     key: str
+    client_id: str
+    client_secret: str

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Header, Query, Response
 
 from muster.alerts.schemas import AlertRead
 from muster.api.deps import ReadCtx, WriteCtx, if_match_version
+from muster.incidents import comments as notes
 from muster.incidents import service
 from muster.incidents.listing import IncidentFilter, list_incidents
 from muster.incidents.schemas import (
@@ -159,13 +160,13 @@ def merge(
 
 @router.get("/{incident_id}/comments", response_model=list[CommentRead])
 def comments(ctx: ReadCtx, incident_id: uuid.UUID) -> list[CommentRead]:
-    return [CommentRead.model_validate(c) for c in service.list_comments(ctx.session, incident_id)]
+    return [CommentRead.model_validate(c) for c in notes.list_comments(ctx.session, incident_id)]
 
 
 @router.post("/{incident_id}/comments", response_model=CommentRead, status_code=201)
 def comment(ctx: WriteCtx, incident_id: uuid.UUID, body: CommentCreate) -> CommentRead:
     return CommentRead.model_validate(
-        service.add_comment(ctx.session, incident_id, body.body, ctx.principal.actor, ctx.now)
+        notes.add_comment(ctx.session, incident_id, body.body, ctx.principal.actor, ctx.now)
     )
 
 

@@ -36,7 +36,8 @@ from muster.clock import Clock
 from muster.db import SystemContext, TenantContext, unit_of_work
 from muster.db.engine import Database
 from muster.errors import DomainError
-from muster.incidents.service import add_comment, get_by_hash
+from muster.incidents.comments import add_comment
+from muster.incidents.service import get_by_hash
 from muster.models import Incident, Tenant
 from muster.notify.mail.inbound import Inbound, Malformed, incident_hashes, parse
 from muster.notify.mail.intake import receive_report

@@ -17,9 +17,10 @@ from pydantic import Field, ValidationError
 from sqlalchemy.orm import Session
 
 from muster.errors import InvalidInput
+from muster.incidents.comments import add_comment
 from muster.incidents.lifecycle import SOAR
 from muster.incidents.schemas import IncidentSeverity, IncidentUpdate
-from muster.incidents.service import add_comment, change_incident, get_incident
+from muster.incidents.service import change_incident, get_incident
 from muster.models import Incident
 from muster.models.enums import IncidentStatus, Resolution
 from muster.schema_base import ShortText, Text
