@@ -11,25 +11,11 @@ from __future__ import annotations
 
 import ntpath
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-
-class AlertLike(Protocol):
-    """The alert fields entities are derived from (an `Alert` row satisfies it)."""
-
-    id: uuid.UUID
-    entities: list[dict[str, Any]]
-    hostname: str | None
-    src_hostname: str | None
-    dest_hostname: str | None
-    username: str | None
-    src_ip: str | None
-    dest_ip: str | None
-    initiator_cmd: str | None
-    initiator_path: str | None
-    initiator_hash: str | None
+from muster.alerts.entities import AlertLike, named_entities
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,35 +129,11 @@ _KINDS: Mapping[str, tuple[str, Callable[[str, Mapping[str, Any]], dict[str, Any
 }
 
 
-def _named(alert: AlertLike) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
-    """(muster type, value, attributes) for everything the alert names."""
-    for entity in alert.entities or ():
-        if isinstance(entity, Mapping):
-            value = _text(entity.get("value"))
-            kind = entity.get("type")
-            if value is not None and isinstance(kind, str):
-                yield kind, value, entity
-    for host in (alert.hostname, alert.src_hostname, alert.dest_hostname):
-        if _text(host):
-            yield "host", str(host).strip(), {}
-    if _text(alert.username):
-        yield "account", str(alert.username).strip(), {}
-    for ip in (alert.src_ip, alert.dest_ip):
-        if _text(ip):
-            yield "ip", str(ip).strip(), {}
-    if _text(alert.initiator_cmd):
-        yield "process", str(alert.initiator_cmd).strip(), {}
-    if _text(alert.initiator_path):
-        yield "file", str(alert.initiator_path).strip(), {}
-    if _text(alert.initiator_hash):
-        yield "filehash", str(alert.initiator_hash).strip(), {}
-
-
 def entities_of(incident_id: uuid.UUID, alerts: Sequence[AlertLike]) -> list[EntityRecord]:
     """Every distinct entity the alerts name, first named first, with the alerts naming it."""
     found: dict[tuple[str, str], _Building] = {}
     for alert in alerts:
-        for muster_type, value, attrs in _named(alert):
+        for muster_type, value, attrs in named_entities(alert):
             if muster_type not in _KINDS:
                 continue
             kind, properties_of = _KINDS[muster_type]
