@@ -3,6 +3,11 @@
 `prepare` turns each alert object into the row that will be stored and the facts grouping
 decides on, or raises `InvalidInput` naming the field (`alerts[7].severity`). It is pure: the
 request does it before it queues the batch for storage.
+
+Records of other products (`muster.alerts.formats`) are mapped first: with a format named,
+every record is read as that format; with none, a record with `ruleName` is muster's own
+(the fast path: one key lookup), any other is auto-detected. A mapped alert keeps the
+vendor record verbatim as its `raw` (and content fingerprint).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from muster import jsontext
+from muster.alerts import formats
 from muster.alerts.schemas import AlertIn
 from muster.db.types import JSONText
 from muster.errors import InvalidInput
@@ -63,19 +69,68 @@ def parse_batch(payload: Any, max_batch: int) -> list[Mapping[str, Any]]:
     raise InvalidInput.field("body", 'must be an alert object or {"alerts": [...]}')
 
 
-def prepare(payloads: Sequence[Any], actor: Actor, now: datetime) -> list[Prepared]:
-    """Validate every alert of a batch; the first invalid one raises, naming its field."""
+def source_format(name: str | None) -> str | None:
+    """The format a request names (None: detect per record), or InvalidInput naming `format`."""
+    if name is None or formats.mapper(name) is not None:
+        return name
+    known = ", ".join(formats.FORMATS)
+    raise InvalidInput.field(
+        "format", f"unknown alert format {name!r}; known: {known}", code="alert.unknown_format"
+    )
+
+
+def prepare(
+    payloads: Sequence[Any], actor: Actor, now: datetime, source: str | None = None
+) -> list[Prepared]:
+    """Validate every alert of a batch, mapping records of `source` (or of the detected
+    format) first; the first invalid one raises, naming its index and field."""
     total = len(payloads)
-    return [
-        Prepared(*_prepare(index, payload, total, now), actor, payload)
-        for index, payload in enumerate(payloads)
-    ]
+    prepared = []
+    for index, payload in enumerate(payloads):
+        alert, record = _mapped(index, payload, total, source)
+        prepared.append(Prepared(*_prepare(index, alert, record, total, now), actor, record))
+    return prepared
+
+
+def _mapped(index: int, payload: Any, total: int, source: str | None) -> tuple[Any, Any]:
+    """The alert object to validate and the record to keep as `raw`, for one payload."""
+    if source == formats.MUSTER or not isinstance(payload, dict):
+        return payload, payload
+    if source is None:
+        if "ruleName" in payload:  # muster's own shape: no detection, no copy
+            return payload, payload
+        source = formats.detect(payload)
+        if source is None:
+            if payload.keys() & _ALERT_FIELDS:
+                return payload, payload  # a muster alert with its own mistakes
+            where = f"alerts[{index}]" if total > 1 else "body"
+            raise InvalidInput.field(
+                where,
+                f"record {index} is in no known alert format ({', '.join(formats.FORMATS)}); "
+                "name one with ?format=",
+                code="alert.unknown_format",
+            )
+    to_alert = formats.mapper(source)
+    assert to_alert is not None  # checked by source_format
+    try:
+        alert = to_alert(payload)
+    except formats.Unmappable as exc:
+        where = f"alerts[{index}]" if total > 1 else ""
+        field_name = f"{where}.{exc.field}" if where else exc.field
+        raise InvalidInput.field(field_name, f"{exc.message} (as a {source} alert)") from None
+    return alert, payload
+
+
+_ALERT_FIELDS = frozenset(
+    info.alias or name for name, info in AlertIn.model_fields.items()
+) | frozenset(AlertIn.model_fields)
 
 
 def _prepare(
-    index: int, payload: Any, total: int, now: datetime
+    index: int, payload: Any, record: Any, total: int, now: datetime
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Validate one alert and return its row and its grouping facts."""
+    """Validate one alert and return its row and its grouping facts; `record` is the raw
+    payload as sent (the alert itself, or the vendor record it was mapped from)."""
     where = f"alerts[{index}]" if total > 1 else ""
     if not isinstance(payload, dict):
         raise InvalidInput.field(where or "body", "must be an alert object")
@@ -84,9 +139,9 @@ def _prepare(
     except ValidationError as exc:
         raise _invalid(exc, where) from None
     try:
-        raw_text = jsontext.dumps(payload)
+        raw_text = jsontext.dumps(record)
     except jsontext.JSONTextError as exc:
-        name = _unstorable_field(payload)
+        name = _unstorable_field(record)
         raise InvalidInput.field(
             f"{where}.{name}" if where else name, f"cannot be stored: {exc}"
         ) from None
@@ -101,7 +156,7 @@ def _prepare(
         occurrences=1,
         entities=[entity.model_dump(by_alias=True, exclude_none=True) for entity in alert.entities],
         raw=JSONText(raw_text),
-        dedup_key=_dedup_key(alert, payload),
+        dedup_key=_dedup_key(alert, record),
         incident_id=None,
         grouping_reason=None,
     )

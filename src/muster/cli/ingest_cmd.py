@@ -1,9 +1,11 @@
-"""`muster ingest FILE`: stream a JSON array or JSON Lines file of any size into a tenant.
+"""`muster ingest FILE`: stream a JSON array, JSON Lines or CSV file of any size into a tenant.
 
 The file is never loaded whole: a JSON array is parsed incrementally (ijson), JSON Lines line
-by line; the first non-blank byte tells which (`[` is an array). Alerts go in batches, one
-transaction each, through the same `ingest` service as the API, or with `--url` to a running
-server's `POST /api/v1/alerts`. Policy:
+by line; the first non-blank byte tells which (`[` is an array). A file named `*.csv` is read
+as CSV with a header row (Sentinel `SecurityAlert` exports). Records are muster alerts or
+another product's (`--format NAME`, or detected per record without it; docs/sources.md).
+Alerts go in batches, one transaction each, through the same `ingest` service as the API,
+or with `--url` to a running server's `POST /api/v1/alerts`. Policy:
 - a record that is not JSON, or not an object, is one error, named by its line or item number;
 - a batch the service rejects stores nothing; it is reported with the first offending field and
   all its alerts count as errors;
@@ -39,16 +41,17 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from muster.alerts.formats import FORMATS
+from muster.alerts.formats.csv_rows import read_csv_records
 from muster.alerts.stream import Malformed, Record, read_records
 from muster.cli.ingest_sinks import BatchRejected, DatabaseSink, HttpSink, IngestAborted, Sink
 from muster.cli.main import JsonFlag, app, console
 from muster.config import Settings
 
-
-class InputFormat(StrEnum):
-    """Payload dialects `ingest` understands (muster: the native API's alert objects)."""
-
-    MUSTER = "muster"
+InputFormat = StrEnum(  # type: ignore[misc]
+    "InputFormat", {name.upper().replace("-", "_"): name for name in FORMATS}
+)
+InputFormat.__doc__ = "Record formats `ingest` understands (muster: the native API's alerts)."
 
 
 @dataclass(slots=True)
@@ -147,7 +150,10 @@ FileArg = Annotated[
 TenantOpt = Annotated[
     uuid.UUID | None, typer.Option(help="tenant id (with --url: sent as X-Muster-Tenant)")
 ]
-FormatOpt = Annotated[InputFormat, typer.Option("--format", help="payload dialect")]
+FormatOpt = Annotated[
+    InputFormat | None,
+    typer.Option("--format", help="records' product format; detected per record if not given"),
+]
 BatchOpt = Annotated[int, typer.Option(min=1, max=10_000, help="alerts per batch")]
 StopOpt = Annotated[bool, typer.Option("--stop-on-error", help="stop at the first failure")]
 UrlOpt = Annotated[str | None, typer.Option(help="send to this server instead of the database")]
@@ -158,22 +164,25 @@ KeyOpt = Annotated[str | None, typer.Option(envvar="MUSTER_API_KEY", help="API k
 def ingest(
     file: FileArg,
     tenant: TenantOpt = None,
-    input_format: FormatOpt = InputFormat.MUSTER,
+    input_format: FormatOpt = None,
     batch_size: BatchOpt = 1000,
     stop_on_error: StopOpt = False,
     url: UrlOpt = None,
     key: KeyOpt = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Ingest a JSON array or JSON Lines file of any size in batches; exit 1 if anything failed."""
+    """Ingest a JSON array, JSON Lines or CSV file of any size in batches; exit 1 if anything
+    failed."""
+    source = str(input_format.value) if input_format is not None else None
     with _opened(file) as (stream, size):
         try:
-            sink = _sink(tenant, url, key)
+            sink = _sink(tenant, url, key, source)
         except IngestAborted as exc:
             _complain(f"[red]ingest aborted:[/red] {exc}")
             raise typer.Exit(1) from None
         try:
-            totals = _run(stream, size, Pump(sink, batch_size, stop_on_error))
+            is_csv = file.casefold().endswith(".csv")
+            totals = _run(stream, size, Pump(sink, batch_size, stop_on_error), is_csv)
         finally:
             sink.close()
     _summary(totals, as_json)
@@ -181,15 +190,15 @@ def ingest(
         raise typer.Exit(1)
 
 
-def _sink(tenant: uuid.UUID | None, url: str | None, key: str | None) -> Sink:
+def _sink(tenant: uuid.UUID | None, url: str | None, key: str | None, source: str | None) -> Sink:
     """The destination the options name: a running server or the configured database."""
     if url is not None:
         if not key:
             raise typer.BadParameter("--url needs --key (or MUSTER_API_KEY)", param_hint="--key")
-        return HttpSink(url, key, tenant)
+        return HttpSink(url, key, tenant, source)
     if tenant is None:
         raise typer.BadParameter("which tenant? (or give --url and --key)", param_hint="--tenant")
-    return DatabaseSink(Settings(), tenant)
+    return DatabaseSink(Settings(), tenant, source)
 
 
 @contextmanager
@@ -210,7 +219,9 @@ def _opened(file: str) -> Iterator[tuple[io.BufferedReader[Any], int | None]]:
         yield stream, os.fstat(stream.fileno()).st_size
 
 
-def _run(stream: io.BufferedReader[Any], size: int | None, pump: Pump) -> Totals:
+def _run(
+    stream: io.BufferedReader[Any], size: int | None, pump: Pump, is_csv: bool = False
+) -> Totals:
     """Pump the stream into the sink under a progress bar of bytes read (on a terminal)."""
     columns = (
         TextColumn("[bold]ingest"),
@@ -228,7 +239,8 @@ def _run(stream: io.BufferedReader[Any], size: int | None, pump: Pump) -> Totals
             done = stream.tell() if size is not None else 0
             progress.update(task, completed=done, alerts=pump.totals.alerts)
 
-        pump.run(read_records(stream), tick)
+        records = read_csv_records(stream) if is_csv else read_records(stream)
+        pump.run(records, tick)
         tick()
     return pump.totals
 

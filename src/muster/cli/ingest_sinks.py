@@ -13,7 +13,8 @@ import orjson
 from sqlalchemy.exc import SQLAlchemyError
 
 from muster import telemetry
-from muster.alerts.ingest import ingest as ingest_batch
+from muster.alerts.batch import prepare
+from muster.alerts.ingest import store
 from muster.auth.service import suspension_reason
 from muster.clock import SystemClock
 from muster.config import Settings
@@ -59,9 +60,9 @@ class Sink(Protocol):
 class DatabaseSink:
     """Batches into the database through the `ingest` service, one transaction each."""
 
-    def __init__(self, settings: Settings, tenant_id: uuid.UUID) -> None:
+    def __init__(self, settings: Settings, tenant_id: uuid.UUID, source: str | None = None) -> None:
         self.db = create_db_engine(settings, background_checkpoints=True)
-        self.tenant_id = tenant_id
+        self.tenant_id, self.source = tenant_id, source
         try:
             with unit_of_work(self.db, SystemContext()) as session:
                 tenant = get_tenant(session, tenant_id)
@@ -82,7 +83,8 @@ class DatabaseSink:
         """Store the batch, or raise with nothing of it stored."""
         try:
             with unit_of_work(self.db, TenantContext(self.tenant_id), write=True) as session:
-                report = ingest_batch(session, payloads, ACTOR, SystemClock().now())
+                now = SystemClock().now()
+                report = store(session, prepare(payloads, ACTOR, now, self.source), now)
         except DomainError as exc:
             raise BatchRejected(exc.detail, exc.errors) from None
         except SQLAlchemyError as exc:
@@ -106,11 +108,14 @@ def _brief(exc: SQLAlchemyError) -> str:
 class HttpSink:
     """Batches to a running server's `POST /api/v1/alerts`, retrying transient failures."""
 
-    def __init__(self, url: str, key: str, tenant_id: uuid.UUID | None) -> None:
+    def __init__(
+        self, url: str, key: str, tenant_id: uuid.UUID | None, source: str | None = None
+    ) -> None:
         headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
         if tenant_id is not None:
             headers["X-Muster-Tenant"] = str(tenant_id)
         self.url = url.rstrip("/")
+        self.params = {"format": source} if source else {}
         self.client = httpx.Client(
             base_url=self.url, headers=headers, timeout=httpx.Timeout(300, connect=10)
         )
@@ -135,7 +140,7 @@ class HttpSink:
         """POST with up to HTTP_ATTEMPTS tries on connection errors and 502/503/504."""
         for attempt in range(1, HTTP_ATTEMPTS + 1):
             try:
-                response = self.client.post("/api/v1/alerts", content=body)
+                response = self.client.post("/api/v1/alerts", content=body, params=self.params)
             except httpx.TransportError as exc:
                 if attempt == HTTP_ATTEMPTS:
                     raise IngestAborted(f"cannot reach {self.url}: {exc}") from None

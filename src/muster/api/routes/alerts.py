@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from muster.alerts import service
-from muster.alerts.batch import parse_batch, prepare
+from muster.alerts.batch import parse_batch, prepare, source_format
 from muster.alerts.schemas import AlertDetail, AlertMove, AlertPage, AlertRead, IngestResult
 from muster.api.deps import ReadCtx, TenantHeader, WriteCtx, json_body, principal, services
 from muster.auth.principal import Principal
@@ -23,6 +23,10 @@ from muster.query import MAX_LENGTH
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 VALIDATE_INLINE = 20  # alerts; more are validated in a worker thread
 FILTER_HELP = f"filter expression (docs/query-language.md), at most {MAX_LENGTH} characters"
+FORMAT_HELP = (
+    "the products' record format (docs/sources.md): sentinel, sentinel-api, wazuh, suricata, "
+    "elastic, ocsf or muster; without it each record's format is detected"
+)
 
 INGEST_EXAMPLE = {
     "ruleName": "Suspicious PowerShell download cradle",
@@ -72,17 +76,19 @@ async def post_alerts(
     who: Annotated[Principal, Depends(principal)],
     body: Annotated[Any, Depends(json_body)],
     x_muster_tenant: TenantHeader = None,
+    format_: Annotated[str | None, Query(alias="format", description=FORMAT_HELP)] = None,
 ) -> Response:
     """Store alerts idempotently and group them; the request's alerts commit together."""
     svc = services(request)
     who.require(Role.ANALYST)
     now = svc.clock.now()
     tenant_id = resolve_tenant(who, x_muster_tenant, now, writing=True)
+    source = source_format(format_)
     payloads = parse_batch(body, svc.settings.max_batch_alerts)
     if len(payloads) <= VALIDATE_INLINE:
-        batch = prepare(payloads, who.actor, now)
+        batch = prepare(payloads, who.actor, now, source)
     else:  # a big batch is validated off the event loop
-        batch = await run_in_threadpool(prepare, payloads, who.actor, now)
+        batch = await run_in_threadpool(prepare, payloads, who.actor, now, source)
     report = await svc.combiner.submit(tenant_id, batch)
     result = {
         "items": [
