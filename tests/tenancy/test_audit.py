@@ -16,10 +16,11 @@ from fastapi import Depends, FastAPI
 from fastapi.dependencies.models import Dependant
 from sqlalchemy import ForeignKey, MetaData
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
+from starlette.routing import Mount
 
 import muster.models  # noqa: F401  (registers every mapper)
 from muster.api import create_app
-from muster.api.deps import principal
+from muster.api.deps import AUTHENTICATES, principal
 from muster.config import Settings
 from muster.db.base import Base, TenantScoped
 
@@ -29,14 +30,15 @@ UNSCOPED_ALLOWED = {
     "jobs": "claimed across tenants by workers, which rebuild the context from tenant_id",
 }
 
-# Routes anyone may call without an API key.
+# Routes anyone may call without an API key: health, metrics, and each API's own docs.
+API_ROOTS = ("", "/api/beta/partners", "/api/v2", "/subscriptions")
 PUBLIC_PATHS = {
     "/health",
     "/metrics",  # Prometheus: counts only; `metrics_token` can require a bearer token
-    "/openapi.json",
-    "/docs",
-    "/docs/oauth2-redirect",
-    "/redoc",
+} | {
+    root + doc
+    for root in API_ROOTS
+    for doc in ("/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
 }
 
 
@@ -58,24 +60,37 @@ def calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
         yield from calls(dep)
 
 
-def flat_routes(routes: Iterable[Any]) -> Iterator[tuple[str, str, Dependant | None]]:
-    """(methods, path, dependant) of every route, with included routers expanded.
+def flat_routes(
+    routes: Iterable[Any], prefix: str = ""
+) -> Iterator[tuple[str, str, Dependant | None]]:
+    """(methods, path, dependant) of every route, with included routers and mounted
+    sub-applications (the compatible APIs) expanded.
 
     FastAPI >= 0.160 keeps included routers as lazy branches in `app.routes`;
     `fastapi.routing.iter_route_contexts` expands them with their effective dependencies.
     """
     expand = getattr(fastapi.routing, "iter_route_contexts", None)
     for route in expand(list(routes)) if expand else routes:
+        mount = getattr(route, "original_route", route)  # a RouteContext wraps it
+        if isinstance(mount, Mount):
+            yield from flat_routes(mount.routes, prefix + mount.path)
+            continue
         methods = ",".join(sorted(getattr(route, "methods", None) or ["?"]))
-        yield methods, getattr(route, "path", "") or "", getattr(route, "dependant", None)
+        path = prefix + (getattr(route, "path", "") or "")
+        yield methods, path, getattr(route, "dependant", None)
+
+
+def authenticated(dependant: Dependant) -> bool:
+    """True when the route depends on a dependency marked `@authenticates`."""
+    return any(getattr(call, AUTHENTICATES, False) for call in calls(dependant))
 
 
 def unauthenticated_routes(routes: Iterable[Any], public: set[str]) -> list[str]:
-    """`METHOD path` of every route outside `public` that does not depend on `principal`."""
+    """`METHOD path` of every route outside `public` that does not authenticate its caller."""
     return [
         f"{methods} {path}"
         for methods, path, dependant in flat_routes(routes)
-        if path not in public and (dependant is None or principal not in set(calls(dependant)))
+        if path not in public and (dependant is None or not authenticated(dependant))
     ]
 
 
@@ -149,7 +164,12 @@ class TestRouteAudit:
         paths = {path for _, path, dependant in flat_routes(app.routes) if dependant}
         for path in ("/api/v1/alerts", "/api/v1/incidents", "/api/v1/incidents/{incident_id}"):
             assert path in paths
-        assert all(p.startswith("/api/v1/") or p in PUBLIC_PATHS for p in paths)
+        for root in API_ROOTS[1:]:  # the compatible APIs are audited too
+            assert any(p.startswith(root + "/") and p not in PUBLIC_PATHS for p in paths), root
+        assert all(
+            p.startswith(("/api/v1/", *(root + "/" for root in API_ROOTS[1:]))) or p in PUBLIC_PATHS
+            for p in paths
+        )
 
     def test_the_public_routes_stay_public(self, app: FastAPI) -> None:
         (health,) = [d for _, path, d in flat_routes(app.routes) if path == "/health"]
@@ -173,7 +193,13 @@ class TestRouteAudit:
         def also_open() -> None: ...
 
         app.include_router(router)
+        mounted = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+
+        @mounted.get("/inside")
+        def inside() -> None: ...
+
+        app.mount("/compat", mounted)
 
         assert unauthenticated_routes(
             app.routes, {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
-        ) == ["GET /also-open", "GET /api/v1/open"]
+        ) == ["GET /also-open", "GET /api/v1/open", "GET /compat/inside"]

@@ -13,6 +13,7 @@ from muster import __version__
 from muster.alerts.combiner import IngestCombiner
 from muster.api import problems
 from muster.api.deps import Services, refuse_nul_in_url
+from muster.api.facades import BareMountPaths, mount_facades, render_for
 from muster.api.limits import BodyLimit
 from muster.api.routes import (
     alerts,
@@ -95,7 +96,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         auth_cache=PrincipalCache(settings.auth_cache_seconds),
     )
     problems.install(app)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, render_for=render_for)
+    app.add_middleware(BareMountPaths)
 
     api = APIRouter(prefix="/api/v1")
     for module in (
@@ -115,6 +117,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     api.include_router(soar.incident_router)
     app.include_router(api)
     app.include_router(prometheus.router)
+    mount_facades(app, app.state.services)  # ContraForce beta and v2, Sentinel
 
     @app.get("/health", tags=["service"], summary="Liveness (no database access)")
     async def health() -> JSONResponse:

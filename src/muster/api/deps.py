@@ -8,11 +8,11 @@ caller's tenant and commit when the route function returns, before the response 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -55,6 +55,18 @@ TenantHeader = Annotated[
 ]
 
 
+AUTHENTICATES = "__muster_authenticates__"
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def authenticates(dependency: _F) -> _F:
+    """Mark a dependency that authenticates the caller; the route audit
+    (tests/tenancy/test_audit.py) requires one on every route that is not public."""
+    setattr(dependency, AUTHENTICATES, True)
+    return dependency
+
+
+@authenticates
 async def principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],

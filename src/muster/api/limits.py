@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from muster.api.problems import problem
+from muster.api.problems import ErrorInfo, Render, render_problem
 
 
 class BodyTooLarge(HTTPException):
@@ -16,11 +18,18 @@ class BodyTooLarge(HTTPException):
 
 
 class BodyLimit:
-    """Refuse bodies over `max_bytes` with 413 problem+json, by header or while streaming."""
+    """Refuse bodies over `max_bytes` with 413, by header or while streaming; the error is
+    written in the format of the API the path belongs to (`render_for`)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        render_for: Callable[[str], Render] = lambda _: render_problem,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.render_for = render_for
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -44,12 +53,15 @@ class BodyLimit:
         await self.app(scope, limited_receive, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = problem(
-            413,
-            "Payload too large",
-            f"the request body exceeds {self.max_bytes} bytes",
-            "request.too_large",
-            scope.get("path", ""),
-            headers={"Connection": "close"},
+        path = scope.get("path", "")
+        response = self.render_for(path)(
+            ErrorInfo(
+                413,
+                "Payload too large",
+                f"the request body exceeds {self.max_bytes} bytes",
+                "request.too_large",
+                path,
+                headers={"Connection": "close"},
+            )
         )
         await response(scope, receive, send)

@@ -65,9 +65,7 @@ def severity_from_name(name: str, field: str = "severity") -> int:
     for index, shown in enumerate(_SEVERITY_NAMES, start=1):
         if shown.casefold() == wanted:
             return index
-    raise InvalidInput.field(
-        field, f"{name!r} is not a severity; use {', '.join(_SEVERITY_NAMES)}"
-    )
+    raise InvalidInput.field(field, f"{name!r} is not a severity; use {', '.join(_SEVERITY_NAMES)}")
 
 
 # --- verdict: resolution (+ reason) ↔ classification (+ classificationReason) ---------------

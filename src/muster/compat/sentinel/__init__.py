@@ -1,0 +1,1 @@
+"""The Microsoft Sentinel-compatible API (muster.compat.sentinel.app)."""
