@@ -22,6 +22,7 @@ SCRIPTS = (
     "ingest_curve",
     "soar_steps",
     "metrics_query",
+    "compat_lists",
 )
 
 

@@ -21,7 +21,7 @@ _LONG_NUMBER = re.compile(r"[:\[,]\s*-?\d{19,}")
 _DIGITS_MARKED = bytes(0x30 if 0x30 <= i <= 0x39 else 0x20 for i in range(256))
 _DIGIT_RUN = b"0" * 19
 _BEFORE_NUMBER = frozenset(b":[,")
-_SPACE_OR_SIGN = frozenset(b" \t\r\n-")
+_SPACE = frozenset(b" \t\r\n")
 MAX_STORED_DEPTH = 254  # what orjson writes; the exact path keeps the same limit
 
 
@@ -45,13 +45,16 @@ def loads(text: bytes | str) -> Any:
 
 
 def _holds_long_number(text: bytes) -> bool:
-    """True if a run of 19+ digits follows `:`, `[` or `,` (spaces and a sign between): what
-    `_LONG_NUMBER` finds, without running a regex over every byte."""
+    """True if a run of 19+ digits follows `:`, `[` or `,` (spaces, then at most a minus sign
+    right before the digits, between): what `_LONG_NUMBER` finds, without running a regex over
+    every byte."""
     marked = text.translate(_DIGITS_MARKED)
     at = marked.find(_DIGIT_RUN)
     while at != -1:
         before = at - 1
-        while before >= 0 and text[before] in _SPACE_OR_SIGN:
+        if before >= 0 and text[before] == 0x2D:  # "-"
+            before -= 1
+        while before >= 0 and text[before] in _SPACE:
             before -= 1
         if before >= 0 and text[before] in _BEFORE_NUMBER:
             return True

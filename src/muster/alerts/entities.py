@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Mapping
-from typing import Any, Protocol
+from types import SimpleNamespace
+from typing import Any, Protocol, cast
 
 ENTITY_TYPES = (
     "account",
@@ -75,3 +76,24 @@ def named_entities(alert: AlertLike) -> Iterator[tuple[str, str, Mapping[str, An
         yield "file", str(alert.initiator_path).strip(), {}
     if _text(alert.initiator_hash):
         yield "filehash", str(alert.initiator_hash).strip(), {}
+
+
+_ROW_FIELDS = (
+    "entities",
+    "hostname",
+    "src_hostname",
+    "dest_hostname",
+    "username",
+    "src_ip",
+    "dest_ip",
+    "initiator_cmd",
+    "initiator_path",
+    "initiator_hash",
+)
+
+
+def named_entities_of_row(row: Mapping[str, Any]) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
+    """`named_entities` of an alert given as a snake_case row dict (ingest's rows); a missing
+    field counts as empty."""
+    view = SimpleNamespace(id=row.get("id"), **{name: row.get(name) for name in _ROW_FIELDS})
+    return named_entities(cast(AlertLike, view))

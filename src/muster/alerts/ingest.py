@@ -20,7 +20,18 @@ from typing import Any
 from muster.alerts.batch import Prepared, prepare
 from muster.alerts.repository import AlertRepository, StoredAlert
 from muster.db.tenancy import tenant_id_of
-from muster.grouping.decision import AttachTo, Candidate, Keyed, Rule, applicable, decide
+from muster.grouping.decision import (
+    ENTITIES,
+    KEYS,
+    AttachTo,
+    Candidate,
+    Keyed,
+    Rule,
+    applicable,
+    decide,
+)
+from muster.grouping.entity_batch import EntityBatch
+from muster.grouping.entity_repository import EntityRepository, load_entity_batch
 from muster.grouping.service import active_rules
 from muster.ids import new_id
 from muster.incidents.lifecycle import SYSTEM, Actor
@@ -195,11 +206,16 @@ def _group(
     else:
         keyed = [applicable(p.facts, rules) for _, p in fresh]
     pool, extras = _candidate_pool(incidents, rules, fresh, keyed, now)
+    # every candidate as it stands now, by id (a batch changes their alert counts)
+    live = {cand.id: cand for cands in pool.values() for cand in cands}
+    by_key = {key: [cand.id for cand in cands] for key, cands in pool.items()}
+    entities = _entity_batch(session, rules, fresh, now, live, extras)
     new: dict[uuid.UUID, _NewIncident] = {}
     touched: dict[uuid.UUID, _Touched] = defaultdict(_Touched)
-    for (row, p), applies in zip(fresh, keyed, strict=True):
-        cands = [cand for k in applies for cand in pool.get(k.key, ())]
-        decision = decide(p.facts, cands, rules, now, applies=applies)
+    for index, ((row, p), applies) in enumerate(zip(fresh, keyed, strict=True)):
+        cands = [live[i] for k in applies if k.key for i in by_key.get(k.key, ())]
+        facts = entities.facts(index, live) if entities is not None else None
+        decision = decide(p.facts, cands, rules, now, applies=applies, entities=facts)
         if isinstance(decision, AttachTo):
             target = decision.incident_id
         else:
@@ -211,21 +227,50 @@ def _group(
                 reason=decision.reason,
                 opener=p.actor,
             )
-            if decision.keyed is not None:
-                pool[decision.keyed.key].append(
-                    Candidate(
-                        target, 0, decision.keyed.key, "OPEN", True, 0, p.facts["createdAt"], now
-                    )
-                )
+            key = decision.keyed.key if decision.keyed is not None else None
+            live[target] = Candidate(target, 0, key, "OPEN", True, 0, p.facts["createdAt"], now)
+            if key is not None:
+                by_key.setdefault(key, []).append(target)
         row["incident_id"] = target
         row["grouping_reason"] = decision.reason
-        _count(pool, target, decision)
+        cand = live[target]
+        live[target] = dataclasses.replace(cand, alert_count=cand.alert_count + 1)
+        if entities is not None:
+            entities.record(index, target, cand.first_alert_at, p.facts["createdAt"])
         account = new.get(target) or touched[target]
         account.add(row, p.actor, decision.reason)
     hashes = _write_new(incidents, tenant_id, new, now)
     hashes.update((incident_id, extra[1]) for incident_id, extra in extras.items())
     _write_touched(session, incidents, tenant_id, touched, extras, now)
+    if entities is not None:
+        EntityRepository(session).save(
+            entities.index_rows(tenant_id), entities.commonness_rows(tenant_id, now)
+        )
     return set(new), hashes
+
+
+def _entity_batch(
+    session: Any,
+    rules: Sequence[Rule],
+    fresh: list[tuple[dict[str, Any], Prepared]],
+    now: datetime,
+    live: dict[uuid.UUID, Candidate],
+    extras: dict[uuid.UUID, tuple[int, str]],
+) -> EntityBatch | None:
+    """The entity side of the batch when the tenant has an entities rule (else None); the
+    incidents it reads join `live` and `extras`."""
+    windows = [rule.window for rule in rules if rule.strategy == ENTITIES]
+    if not windows:
+        return None
+    earliest = min((p.facts["createdAt"] for _, p in fresh), default=now)
+    entities, incidents, more = load_entity_batch(
+        session, [row for row, _ in fresh], earliest - max(windows)
+    )
+    for incident_id, cand in incidents.items():
+        live.setdefault(incident_id, cand)
+    for incident_id, extra in more.items():
+        extras.setdefault(incident_id, extra)
+    return entities
 
 
 def _candidate_pool(
@@ -239,7 +284,7 @@ def _candidate_pool(
     pool: dict[str, list[Candidate]] = defaultdict(list)
     if not rules:
         return pool, {}
-    keys = {k.key for applies in keyed for k in applies}
+    keys = {k.key for applies in keyed for k in applies if k.rule.strategy == KEYS}
     earliest = min((p.facts["createdAt"] for _, p in fresh), default=now)
     longest = max(rule.window for rule in rules)
     fullest = max(rule.max_alerts for rule in rules)
@@ -284,16 +329,6 @@ def _write_touched(
         for incident_id, before, after in raised
     ]
     write_events(session, events)
-
-
-def _count(pool: dict[str, list[Candidate]], target: uuid.UUID, decision: Any) -> None:
-    """Account the alert on its candidate so `max_alerts` holds within one batch."""
-    if decision.keyed is None:
-        return
-    cands = pool[decision.keyed.key]
-    for i, cand in enumerate(cands):
-        if cand.id == target:
-            cands[i] = dataclasses.replace(cand, alert_count=cand.alert_count + 1)
 
 
 def touched_rows(touched: Mapping[uuid.UUID, _Touched]) -> list[dict[str, Any]]:

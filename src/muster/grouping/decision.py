@@ -8,6 +8,10 @@ matches and which is not RESOLVED, still allows grouping, is under the rule's ma
 alerts, and whose first alert lies within the rule's window of this alert. If no rule finds
 such an incident, the alert opens a new one under the first applicable rule (so later alerts
 with the same key join it). An alert to which no rule applies opens an incident of its own.
+
+A rule of the `entities` strategy has no key: it applies to every alert its filter accepts
+that names an entity, and joins the incident sharing the strongest entities with the alert
+when their score reaches the rule's threshold (`muster.grouping.correlation`).
 """
 
 from __future__ import annotations
@@ -21,7 +25,17 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
+from muster.grouping.correlation import (
+    EntityFacts,
+    Match,
+    entity_reason,
+    match_of,
+    score_candidates,
+)
+
 RESOLVED = "RESOLVED"
+KEYS, ENTITIES = "keys", "entities"
+STRATEGIES = (KEYS, ENTITIES)
 
 # Alert fields a grouping key may use: API name -> attribute name.
 KEY_FIELDS: Mapping[str, str] = {
@@ -54,6 +68,9 @@ class Rule:
     max_alerts: int
     # the compiled filter (muster.query): the rule applies only to alerts it accepts
     predicate: Callable[[Mapping[str, Any]], bool] | None = None
+    strategy: str = KEYS
+    # entities strategy: the score a join needs (muster.grouping.correlation)
+    threshold: float = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,10 +138,19 @@ def applicable(alert: Mapping[str, Any], rules: Sequence[Rule]) -> list[Keyed]:
     for rule in rules:
         if rule.predicate is not None and not rule.predicate(alert):
             continue
+        if rule.strategy == ENTITIES:
+            keyed.append(_unkeyed(rule))
+            continue
         values = tuple(alert.get(name) for name in rule.key_fields)
         if None not in values and "" not in values:
             keyed.append(_keyed(rule, values))
     return keyed
+
+
+@functools.lru_cache(maxsize=1024)
+def _unkeyed(rule: Rule) -> Keyed:
+    """An entities rule as it applies to an alert: no key."""
+    return Keyed(rule, "", MappingProxyType({}))
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -141,15 +167,26 @@ def decide(
     now: datetime,
     *,
     applies: Sequence[Keyed] | None = None,
+    entities: EntityFacts | None = None,
 ) -> Decision:
     """Decide where `alert` (API field names; `createdAt` = event time) goes, and say why.
 
-    `applies` may pass `applicable(alert, rules)` when the caller has computed it already.
+    `applies` may pass `applicable(alert, rules)` when the caller has computed it already;
+    `entities` is what entity rules decide on (without it they are skipped).
     """
     at: datetime = alert.get("createdAt") or now
     keyed_rules = list(applies) if applies is not None else applicable(alert, rules)
     refusals: list[str] = []
+    near_miss: dict[str, Any] | None = None
     for keyed in keyed_rules:
+        if keyed.rule.strategy == ENTITIES:
+            if entities is None or not (entities.keys or entities.names_any):
+                continue
+            joined, reason = _by_entities(keyed, entities, at)
+            if joined is not None:
+                return AttachTo(joined, keyed, reason)
+            near_miss = near_miss or reason
+            continue
         best: Candidate | None = None
         for cand in candidates:
             if cand.grouping_key != keyed.key:
@@ -161,20 +198,52 @@ def decide(
                 best = cand
         if best is not None:
             return AttachTo(best.id, keyed, _reason("attached", keyed, best.number, refusals))
-    if not keyed_rules:
-        return OpenNew(
-            None,
-            {
-                "decision": "opened",
-                "rule": None,
-                "key": {},
-                "detail": (
-                    "no grouping rule applies (each needs values the alert does not have); "
-                    "opened a new incident"
-                ),
-            },
-        )
-    return OpenNew(keyed_rules[0], _reason("opened", keyed_rules[0], None, refusals))
+    opener = next((k for k in keyed_rules if k.rule.strategy == KEYS), None)
+    if opener is not None:
+        return OpenNew(opener, _reason("opened", opener, None, refusals))
+    if near_miss is not None:
+        return OpenNew(None, near_miss)
+    return OpenNew(
+        None,
+        {
+            "decision": "opened",
+            "rule": None,
+            "key": {},
+            "detail": (
+                "no grouping rule applies (each needs values the alert does not have); "
+                "opened a new incident"
+            ),
+        },
+    )
+
+
+def _by_entities(
+    keyed: Keyed, facts: EntityFacts, at: datetime
+) -> tuple[uuid.UUID | None, dict[str, Any]]:
+    """The incident an entities rule joins the alert to (or None), and the reason."""
+    rule = keyed.rule
+    scores, cands, refusals = score_candidates(facts, lambda c: _refusal(c, rule, at))
+    best: uuid.UUID | None = None
+    for incident_id, score in scores.items():
+        if best is None or (score, _newness(cands[incident_id])) > (
+            scores[best],
+            _newness(cands[best]),
+        ):
+            best = incident_id
+    top: Match | None = match_of(facts, best) if best is not None else None
+    number = cands[best].number if best is not None else None
+    joined = top is not None and top.score >= rule.threshold
+    reason = entity_reason(
+        "attached" if joined else "opened",
+        rule.name,
+        rule.id,
+        top,
+        number,
+        rule.threshold,
+        _human(rule.window),
+        refusals,
+    )
+    return (best if joined else None), reason
 
 
 def _newness(cand: Candidate) -> tuple[datetime, int, uuid.UUID]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from muster.grouping.decision import ENTITIES, KEYS
+
 
 @dataclass(frozen=True, slots=True)
 class DefaultRule:
@@ -12,6 +14,9 @@ class DefaultRule:
     key_fields: tuple[str, ...]
     window: timedelta
     max_alerts: int
+    strategy: str = KEYS
+    threshold: float | None = None
+    enabled: bool = True
 
 
 DEFAULT_RULES: tuple[DefaultRule, ...] = (
@@ -32,6 +37,17 @@ DEFAULT_RULES: tuple[DefaultRule, ...] = (
         ("source", "ruleName", "srcIp"),
         timedelta(hours=6),
         500,
+    ),
+    # Off until a tenant turns it on: it joins different detections on one subject, which
+    # changes what the key rules above would have opened (docs/grouping.md, "Shared entities").
+    DefaultRule(
+        "Shared entities",
+        (),
+        timedelta(hours=24),
+        500,
+        strategy=ENTITIES,
+        threshold=0.5,
+        enabled=False,
     ),
     DefaultRule("Same detection (burst)", ("source", "ruleName"), timedelta(hours=1), 100),
 )

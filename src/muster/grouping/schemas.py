@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from muster.grouping.decision import KEY_FIELDS
 from muster.schema_base import ApiModel, Name, ReadModel, Text
@@ -25,10 +26,16 @@ def _check_key_fields(value: list[str] | None) -> list[str] | None:
 
 
 class GroupingRuleCreate(ApiModel):
-    """A new grouping rule. `position` orders rules (lowest first); default: last."""
+    """A new grouping rule. `position` orders rules (lowest first); default: last.
+
+    `strategy` `keys` (default) groups by equal `keyFields`; `entities` joins incidents that
+    share strong entities with a score of at least `threshold` and takes no key fields.
+    """
 
     name: Name
-    key_fields: list[str] = Field(min_length=1, max_length=8)
+    strategy: Literal["keys", "entities"] = "keys"
+    threshold: float | None = Field(default=None, gt=0, le=10)
+    key_fields: list[str] | None = Field(default=None, max_length=8)
     window_seconds: int = Field(ge=60, le=30 * 86400)
     max_alerts: int = Field(default=500, ge=1, le=100_000)
     position: int | None = Field(default=None, ge=0)
@@ -48,6 +55,8 @@ class GroupingRuleUpdate(ApiModel):
     position: int | None = Field(default=None, ge=0)
     enabled: bool | None = None
     filter: Text | None = None
+    strategy: Literal["keys", "entities"] | None = None
+    threshold: float | None = Field(default=None, gt=0, le=10)
 
     _keys = field_validator("key_fields")(_check_key_fields)
 
@@ -62,5 +71,26 @@ class GroupingRuleRead(ReadModel):
     window_seconds: int
     max_alerts: int
     filter: str | None
+    strategy: str = "keys"
+    threshold: float | None = None
     created_at: datetime
     updated_at: datetime
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_extra(cls, data: Any) -> Any:
+        """`strategy` and `threshold` live in the rule's `extra`."""
+        extra = data.get("extra") if isinstance(data, dict) else getattr(data, "extra", None)
+        if isinstance(data, dict) and "strategy" in data:
+            return data
+        fields = {
+            name: data.get(name) if isinstance(data, dict) else getattr(data, name, None)
+            for name in cls.model_fields
+            if name not in ("strategy", "threshold")
+        }
+        extra = extra or {}
+        return {
+            **fields,
+            "strategy": extra.get("strategy", "keys"),
+            "threshold": extra.get("threshold"),
+        }

@@ -5,19 +5,21 @@ from __future__ import annotations
 import functools
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from muster.db.tenancy import tenant_id_of
 from muster.errors import InvalidInput, NotFound
-from muster.grouping.decision import Rule
+from muster.grouping.decision import ENTITIES, KEYS, Rule
 from muster.grouping.defaults import DEFAULT_RULES
 from muster.grouping.schemas import GroupingRuleCreate, GroupingRuleUpdate
 from muster.models import GroupingRule
 from muster.query import Predicate, Subject, compile_predicate, parse, parse_cached
 from muster.query.tree import uses_now
 
+DEFAULT_THRESHOLD = 0.5
 RULES: Table = GroupingRule.__table__  # type: ignore[assignment]
 _ACTIVE_RULES = (
     select(
@@ -27,6 +29,7 @@ _ACTIVE_RULES = (
         RULES.c.window_seconds,
         RULES.c.max_alerts,
         RULES.c.filter,
+        RULES.c.extra,
     )
     .where(RULES.c.tenant_id == bindparam("tenant_id"), RULES.c.enabled.is_(True))
     .order_by(RULES.c.position, RULES.c.created_at)
@@ -44,6 +47,8 @@ def seed_defaults(session: Session, tenant_id: uuid.UUID, now: datetime) -> None
                 key_fields=list(rule.key_fields),
                 window_seconds=int(rule.window.total_seconds()),
                 max_alerts=rule.max_alerts,
+                enabled=rule.enabled,
+                extra=strategy_extra(rule.strategy, rule.threshold),
                 created_at=now,
                 updated_at=now,
             )
@@ -61,9 +66,26 @@ def active_rules(session: Session) -> list[Rule]:
             timedelta(seconds=r.window_seconds),
             r.max_alerts,
             rule_predicate(r.filter),
+            *_strategy(r.extra),
         )
         for r in rows
     ]
+
+
+def strategy_extra(strategy: str, threshold: float | None) -> dict[str, Any]:
+    """What a rule stores in `extra` for its strategy (nothing for a key rule)."""
+    if strategy != ENTITIES:
+        return {}
+    return {
+        "strategy": ENTITIES,
+        "threshold": DEFAULT_THRESHOLD if threshold is None else threshold,
+    }
+
+
+def _strategy(extra: dict[str, Any] | None) -> tuple[str, float]:
+    """(strategy, threshold) of a rule from its `extra`."""
+    extra = extra or {}
+    return str(extra.get("strategy", KEYS)), float(extra.get("threshold", DEFAULT_THRESHOLD))
 
 
 def list_rules(session: Session) -> list[GroupingRule]:
@@ -86,6 +108,7 @@ def get_rule(session: Session, rule_id: uuid.UUID) -> GroupingRule:
 def create_rule(session: Session, data: GroupingRuleCreate, now: datetime) -> GroupingRule:
     """Add a rule at `position` (default: last); rules at or after it move down one place."""
     _check_filter(data.filter)
+    _check_strategy(data.strategy, data.key_fields)
     position = data.position
     if position is None:
         position = (session.scalar(select(func.max(GroupingRule.position))) or -1) + 1
@@ -96,10 +119,11 @@ def create_rule(session: Session, data: GroupingRuleCreate, now: datetime) -> Gr
         name=data.name,
         position=position,
         enabled=data.enabled,
-        key_fields=data.key_fields,
+        key_fields=data.key_fields or [],
         window_seconds=data.window_seconds,
         max_alerts=data.max_alerts,
         filter=data.filter,
+        extra=strategy_extra(data.strategy, data.threshold),
         created_at=now,
         updated_at=now,
     )
@@ -119,6 +143,7 @@ def update_rule(
             raise InvalidInput.field(name, "must not be null")
     if "filter" in changes:
         _check_filter(changes["filter"])
+    _update_strategy(rule, changes)
     if changes.get("position") is not None and changes["position"] != rule.position:
         _make_room(session, changes["position"], rule.id)
     for name, value in changes.items():
@@ -145,6 +170,30 @@ def _make_room(session: Session, position: int, moving: uuid.UUID | None) -> Non
     if moving is not None:
         stmt = stmt.where(GroupingRule.id != moving)
     session.execute(stmt)
+
+
+def _check_strategy(strategy: str, key_fields: list[str] | None) -> None:
+    """A key rule needs key fields; an entities rule has none."""
+    if strategy == KEYS and not key_fields:
+        raise InvalidInput.field("keyFields", "a rule of the keys strategy needs key fields")
+    if strategy == ENTITIES and key_fields:
+        raise InvalidInput.field("keyFields", "a rule of the entities strategy has no key fields")
+
+
+def _update_strategy(rule: GroupingRule, changes: dict[str, Any]) -> None:
+    """Apply `strategy` and `threshold` changes to a rule's `extra` (and check key fields)."""
+    current, threshold = _strategy(rule.extra)
+    strategy = changes.pop("strategy", None) or current
+    if changes.get("threshold") is not None:
+        threshold = changes["threshold"]
+    changes.pop("threshold", None)
+    if strategy != current and strategy == ENTITIES and "key_fields" not in changes:
+        changes["key_fields"] = []
+    _check_strategy(strategy, changes.get("key_fields", rule.key_fields))
+    rule.extra = {**(rule.extra or {}), **strategy_extra(strategy, threshold)}
+    if strategy == KEYS:
+        rule.extra.pop("strategy", None)
+        rule.extra.pop("threshold", None)
 
 
 def _check_filter(expression: str | None) -> None:

@@ -124,6 +124,14 @@ _ABSORB_ARRAYS = (
 )
 
 
+BLOCKED_NAMED = 5
+
+
+def _newest(cand: Candidate) -> tuple[float, int]:
+    """Sort key: newest first."""
+    return (-cand.created_at.timestamp(), -cand.number)
+
+
 class IncidentRepository:
     """Queries about incidents of the session's tenant."""
 
@@ -187,7 +195,11 @@ class IncidentRepository:
             )
             (open_ if usable else blocked)[row.grouping_key].append(cand)
             extras[row.id] = (row.severity, row.incident_hash)
-        pool = {key: open_.get(key) or blocked.get(key) or [] for key in keys}
+        # what blocked a key is only named in the reason: its newest few are enough
+        pool = {
+            key: open_.get(key) or sorted(blocked.get(key, ()), key=_newest)[:BLOCKED_NAMED]
+            for key in keys
+        }
         return pool, extras
 
     def insert(self, rows: list[dict[str, object]]) -> None:

@@ -3,6 +3,7 @@
 from muster.models.alert import Alert
 from muster.models.apikey import ApiKey
 from muster.models.audit import AuditEvent
+from muster.models.entity_index import EntityCommonness, EntityIncident
 from muster.models.grouping_rule import GroupingRule
 from muster.models.incident import Comment, Incident, IncidentRelation
 from muster.models.job import Job
@@ -17,6 +18,8 @@ __all__ = [
     "ApiKey",
     "AuditEvent",
     "Comment",
+    "EntityCommonness",
+    "EntityIncident",
     "GroupingRule",
     "Incident",
     "IncidentRelation",

@@ -17,7 +17,10 @@ class Alert(IdMixin, TenantScoped, TimestampMixin, Base):
     __table_args__ = (
         Index("uq_alerts_tenant_dedup", "tenant_id", "dedup_key", unique=True),
         Index("ix_alerts_tenant_created", "tenant_id", "created_at", "id"),
-        Index("ix_alerts_incident", "incident_id", "created_at"),
+        # tenant_id second: the tenancy filter adds `tenant_id = ?` to every read by incident,
+        # and SQLite (no statistics) then takes the index with the most equalities; with only
+        # (incident_id, created_at) it scanned the tenant's whole ix_alerts_tenant_created range
+        Index("ix_alerts_incident", "incident_id", "tenant_id", "created_at", "id"),
     )
 
     incident_id: Mapped[uuid.UUID | None] = mapped_column(

@@ -137,7 +137,11 @@ def entities_by_incident(
     """Each incident's entities, from one query over the page's alerts."""
     alerts: dict[uuid.UUID, list[Alert]] = {}
     if ids:
-        query = select(Alert).where(Alert.incident_id.in_(ids)).order_by(Alert.created_at, Alert.id)
+        query = (
+            select(Alert)
+            .where(Alert.incident_id.in_(ids))
+            .order_by(Alert.incident_id, Alert.created_at, Alert.id)  # ix_alerts_incident
+        )
         for alert in session.scalars(query):
             if alert.incident_id is not None:
                 alerts.setdefault(alert.incident_id, []).append(alert)

@@ -1,0 +1,216 @@
+"""The entity index and commonness counters of the session's tenant: bounded reads, bulk writes.
+
+Per ingest batch: one query for the incidents holding the batch's entity keys (at most
+`HOLDERS_PER_KEY` per key, the most recent, whose first alert is inside the longest entity
+window, joined to the incident's current state) and one for those keys' commonness; at the
+end one insert of the new (entity, incident) pairs and one upsert of the changed counters.
+Prebuilt Core statements binding `tenant_id` explicitly, like `IncidentRepository`.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Collection, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Integer, String, Table, any_, bindparam, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from muster.alerts.entities import named_entities_of_row
+from muster.db.tenancy import tenant_id_of
+from muster.grouping.commonness import Seen
+from muster.grouping.decision import Candidate
+from muster.grouping.entity_batch import HOLDERS_PER_KEY, EntityBatch, Held, worth_looking_up
+from muster.grouping.entity_keys import alert_keys, primary_subject
+from muster.models import EntityCommonness, EntityIncident, Incident
+
+INDEX: Table = EntityIncident.__table__  # type: ignore[assignment]
+COMMONNESS: Table = EntityCommonness.__table__  # type: ignore[assignment]
+INCIDENTS: Table = Incident.__table__  # type: ignore[assignment]
+_i, _c = INDEX.c, INCIDENTS.c
+
+
+def _holders(keys_clause: Any) -> Any:
+    ranked = (
+        select(
+            _i.entity_key,
+            _i.subject,
+            _c.id,
+            _c.number,
+            _c.grouping_key,
+            _c.status,
+            _c.grouping_allowed,
+            _c.alert_count,
+            _c.first_alert_at,
+            _c.created_at,
+            _c.severity,
+            _c.incident_hash,
+            func.row_number()
+            .over(partition_by=_i.entity_key, order_by=(_i.first_alert_at.desc(), _i.incident_id))
+            .label("rank"),
+        )
+        .select_from(INDEX.join(INCIDENTS, _c.id == _i.incident_id))
+        .where(
+            _i.tenant_id == bindparam("tenant_id"),
+            keys_clause,
+            _i.first_alert_at >= bindparam("since"),
+        )
+        .subquery()
+    )
+    return select(ranked).where(ranked.c.rank <= bindparam("cap", type_=Integer))
+
+
+# Thousands of keys per batch: one array parameter on PostgreSQL, one JSON array on SQLite
+# (an expanded IN would render and bind a parameter per key).
+_JSON_KEYS = select(
+    func.json_each(bindparam("keys_json", type_=String)).table_valued("value").c.value
+).scalar_subquery()
+_HOLDERS = {
+    "postgresql": _holders(
+        _i.entity_key == any_(bindparam("keys", type_=postgresql.ARRAY(String)))
+    ),
+    "sqlite": _holders(_i.entity_key.in_(_JSON_KEYS)),
+}
+_COMMONNESS_COLUMNS = (COMMONNESS.c.entity_key, COMMONNESS.c.subjects, COMMONNESS.c.prior)
+_COMMONNESS = {
+    "postgresql": select(*_COMMONNESS_COLUMNS, COMMONNESS.c.since).where(
+        COMMONNESS.c.tenant_id == bindparam("tenant_id"),
+        COMMONNESS.c.entity_key == any_(bindparam("keys", type_=postgresql.ARRAY(String))),
+    ),
+    "sqlite": select(*_COMMONNESS_COLUMNS, COMMONNESS.c.since).where(
+        COMMONNESS.c.tenant_id == bindparam("tenant_id"),
+        COMMONNESS.c.entity_key.in_(_JSON_KEYS),
+    ),
+}
+
+
+def _upserts() -> dict[str, Any]:
+    statements = {}
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite)):
+        add_pair = dialect.insert(INDEX).on_conflict_do_nothing(
+            index_elements=[_i.incident_id, _i.entity_key]
+        )
+        counted = dialect.insert(COMMONNESS)
+        put_count = counted.on_conflict_do_update(
+            index_elements=[COMMONNESS.c.tenant_id, COMMONNESS.c.entity_key],
+            set_={
+                "subjects": counted.excluded.subjects,
+                "prior": counted.excluded.prior,
+                "since": counted.excluded.since,
+                "updated_at": counted.excluded.updated_at,
+            },
+        )
+        statements[name] = (add_pair, put_count)
+    return statements
+
+
+_WRITES = _upserts()
+_PAIR_COLUMNS = ("tenant_id", "incident_id", "entity_key", "first_alert_at", "subject")
+_SQLITE_ADD_PAIRS = (
+    f"INSERT OR IGNORE INTO entity_incidents ({', '.join(_PAIR_COLUMNS)}) VALUES (?, ?, ?, ?, ?)"
+)
+
+
+def _pair_encoder(dialect: Any) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """One `entity_incidents` row as the driver's values (the columns' bind processors)."""
+    processors = [
+        (name, INDEX.c[name].type.dialect_impl(dialect).bind_processor(dialect))
+        for name in _PAIR_COLUMNS
+    ]
+
+    def encode(row: Mapping[str, Any]) -> tuple[Any, ...]:
+        return tuple(
+            process(row[name]) if process is not None else row[name] for name, process in processors
+        )
+
+    return encode
+
+
+def _keys_param(dialect: str, keys: Collection[str]) -> dict[str, Any]:
+    """The keys as the dialect's statement binds them."""
+    if dialect == "sqlite":
+        return {"keys_json": json.dumps(list(keys))}
+    return {"keys": list(keys)}
+
+
+class EntityRepository:
+    """Reads and writes of entity-aware grouping for the session's tenant."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.tenant_id = tenant_id_of(session)
+
+    def holders(
+        self, keys: Collection[str], since: datetime
+    ) -> tuple[list[Held], dict[uuid.UUID, Candidate], dict[uuid.UUID, tuple[int, str]]]:
+        """The incidents holding each key whose first alert is after `since` (the most recent
+        `HOLDERS_PER_KEY` per key, whatever their state): the index entries, the incidents
+        as candidates, and each incident's (severity, incidentHash). One query."""
+        if not keys:
+            return [], {}, {}
+        connection = self.session.connection()
+        rows = connection.execute(
+            _HOLDERS[connection.dialect.name],
+            {
+                "tenant_id": self.tenant_id,
+                **_keys_param(connection.dialect.name, keys),
+                "since": since,
+                "cap": HOLDERS_PER_KEY,
+            },
+        )
+        held: list[Held] = []
+        incidents: dict[uuid.UUID, Candidate] = {}
+        extras: dict[uuid.UUID, tuple[int, str]] = {}
+        for row in rows:
+            held.append(Held(row.entity_key, row.id, row.subject))
+            if row.id not in incidents:
+                incidents[row.id] = Candidate(*row[2:10])
+                extras[row.id] = (row.severity, row.incident_hash)
+        return held, incidents, extras
+
+    def commonness(self, keys: Collection[str]) -> dict[str, Seen]:
+        """What is known of how common each key is (keys seen with one subject have none)."""
+        if not keys:
+            return {}
+        connection = self.session.connection()
+        rows = connection.execute(
+            _COMMONNESS[connection.dialect.name],
+            {"tenant_id": self.tenant_id, **_keys_param(connection.dialect.name, keys)},
+        )
+        return {row.entity_key: Seen(frozenset(row.subjects), row.prior, row.since) for row in rows}
+
+    def save(
+        self, index_rows: Sequence[Mapping[str, Any]], commonness_rows: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Add new (entity, incident) pairs (a pair already there is kept) and upsert
+        changed commonness."""
+        connection = self.session.connection()
+        add_pair, put_count = _WRITES[connection.dialect.name]
+        if index_rows and connection.dialect.name == "sqlite":
+            # thousands of pairs a batch: the driver's executemany over encoded tuples
+            encode = _pair_encoder(connection.dialect)
+            connection.exec_driver_sql(_SQLITE_ADD_PAIRS, [encode(row) for row in index_rows])
+        elif index_rows:
+            connection.execute(add_pair, list(index_rows))
+        if commonness_rows:
+            connection.execute(put_count, list(commonness_rows))
+
+
+def load_entity_batch(
+    session: Session, rows: Sequence[Mapping[str, Any]], since: datetime
+) -> tuple[EntityBatch, dict[uuid.UUID, Candidate], dict[uuid.UUID, tuple[int, str]]]:
+    """The entity side of an ingest batch (snake_case alert rows): what each alert names
+    and is about, how common those entities are, and the incidents since `since` holding
+    the ones still worth looking up (as candidates, with their severity and hash). Two
+    queries."""
+    named = [alert_keys(named_entities_of_row(row)) for row in rows]
+    repository = EntityRepository(session)
+    every = {key.key: key for keys in named for key in keys}
+    seen = repository.commonness(every.keys())
+    wanted = {k for k, key in every.items() if worth_looking_up(key, seen.get(k))}
+    held, incidents, extras = repository.holders(wanted, since)
+    subjects = [primary_subject(row, keys) for row, keys in zip(rows, named, strict=True)]
+    return EntityBatch(named, held, seen, subjects), incidents, extras
