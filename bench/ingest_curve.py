@@ -234,7 +234,8 @@ class Seeder:
             "Analyst 0" if responded else None,
             inc.status,
             "TRUE_POSITIVE" if resolved else None,
-            None,
+            None,  # resolution_reason
+            None,  # resolution_comment
             drule.source,
             drule.tactic,
             drule.technique,

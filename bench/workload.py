@@ -209,6 +209,7 @@ INCIDENT_COLUMNS = (
     "assignee_name",
     "status",
     "resolution",
+    "resolution_reason",
     "resolution_comment",
     "source",
     "mitre_tactic",
@@ -536,7 +537,8 @@ def incident_rows(
             assignee_name,
             status,
             resolution,
-            None,
+            None,  # resolution_reason
+            None,  # resolution_comment
             rule.source,
             rule.tactic,
             rule.technique,

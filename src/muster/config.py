@@ -88,6 +88,14 @@ class Settings(BaseSettings):
         description="when set, `GET /metrics` requires `Authorization: Bearer <token>`; "
         "unset, it is open to whoever reaches the bind address (it shows counts only)",
     )
+    ui_refresh_seconds: float = Field(
+        default=10.0, gt=0, le=3600, description="web console: how often the queue refreshes itself"
+    )
+    session_idle_minutes: int = Field(
+        default=480,
+        ge=1,
+        description="web console: a session unused this long ends (the user logs in again)",
+    )
     log_level: str = "info"
     log_json: bool = False
 

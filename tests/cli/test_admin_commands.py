@@ -5,13 +5,18 @@ from __future__ import annotations
 import json
 import re
 import time
+from datetime import timedelta
 
 import httpx
 import pytest
 from typer.testing import CliRunner
 
 from muster.cli.main import app
+from muster.clock import SystemClock
 from muster.config import Settings
+from muster.db import SystemContext, create_db_engine, unit_of_work
+from muster.errors import DomainError
+from muster.web.sessions import login
 
 runner = CliRunner()
 
@@ -128,6 +133,23 @@ def test_bootstrap_prints_keys_once_then_skips(tmp_path: object) -> None:
     second = runner.invoke(app, ["bootstrap"], env=env)
     assert second.exit_code == 0
     assert "skipped" in second.output and "mst_" not in second.output
+
+
+def test_bootstrap_prints_a_password_that_logs_in_to_the_console(tmp_path: object) -> None:
+    env = {"MUSTER_DATABASE_URL": f"sqlite:///{tmp_path}/boot.db"}
+    assert runner.invoke(app, ["db", "upgrade"], env=env).exit_code == 0
+    first = runner.invoke(app, ["bootstrap", "--email", "boss@example.test"], env=env)
+    assert first.exit_code == 0, first.output
+    (password,) = re.findall(r"password  ([A-Za-z0-9_-]{16})\b", first.output)
+    db = create_db_engine(Settings(database_url=env["MUSTER_DATABASE_URL"]))
+    try:
+        now = SystemClock().now()
+        with unit_of_work(db, SystemContext(), write=True) as session:
+            assert login(session, "boss@example.test", password, now, timedelta(hours=1))
+            with pytest.raises(DomainError):
+                login(session, "boss@example.test", password + "x", now, timedelta(hours=1))
+    finally:
+        db.dispose()
 
 
 def _suffix() -> str:

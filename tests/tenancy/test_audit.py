@@ -30,11 +30,17 @@ UNSCOPED_ALLOWED = {
     "jobs": "claimed across tenants by workers, which rebuild the context from tenant_id",
 }
 
-# Routes anyone may call without an API key: health, metrics, and each API's own docs.
-API_ROOTS = ("", "/api/beta/partners", "/api/v2", "/subscriptions")
+# Routes anyone may call without an API key: health, metrics, and each API's own docs;
+# the web console (`/ui`, which authenticates by session cookie) lets anyone reach its login
+# page, its static assets and the redirects that lead there.
+API_ROOTS = ("", "/api/beta/partners", "/api/v2", "/subscriptions", "/ui")
 PUBLIC_PATHS = {
     "/health",
     "/metrics",  # Prometheus: counts only; `metrics_token` can require a bearer token
+    "/",  # redirects to /ui/
+    "/ui/",  # redirects to the queue or the login page
+    "/ui/login",
+    "/ui/static",
 } | {
     root + doc
     for root in API_ROOTS

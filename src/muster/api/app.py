@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from fastapi import APIRouter, Depends, FastAPI
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 
 from muster import __version__
 from muster.alerts.combiner import IngestCombiner
@@ -36,6 +36,7 @@ from muster.db.engine import Database, create_db_engine
 from muster.logs import configure_logging
 from muster.notify.mail.listener import start_listener
 from muster.runtime import tune_garbage_collector
+from muster.web.app import create_web_app
 from muster.worker.handlers import all_handlers, all_periodic
 from muster.worker.loop import Worker
 
@@ -118,6 +119,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(api)
     app.include_router(prometheus.router)
     mount_facades(app, app.state.services)  # ContraForce beta and v2, Sentinel
+    app.mount("/ui", create_web_app(app.state.services))  # the analyst's web console
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/ui/", status_code=307)
 
     @app.get("/health", tags=["service"], summary="Liveness (no database access)")
     async def health() -> JSONResponse:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Annotated
 
 import typer
+from pydantic import SecretStr
 from rich.panel import Panel
 from sqlalchemy import select
 
@@ -25,8 +27,10 @@ def bootstrap(
     tenant: Annotated[str, typer.Option(help="name of the first tenant")] = "Default",
     email: Annotated[str, typer.Option(help="admin e-mail")] = "admin@muster.local",
 ) -> None:
-    """On an empty database: create a tenant, a global admin and a global API key (printed once)."""
+    """On an empty database: create a tenant, a global admin who can log in to the web console,
+    and API keys (the password and keys are printed once)."""
     db = create_db_engine(Settings())
+    password = secrets.token_urlsafe(12)
     now = SystemClock().now()
     with unit_of_work(db, SystemContext()) as session:
         if session.scalar(select(Tenant.id).limit(1)) is not None:
@@ -54,19 +58,26 @@ def bootstrap(
     with unit_of_work(db, TenantContext(tenant_id), write=True) as session:
         create_user(
             session,
-            UserCreate(email=email, name="Administrator", role=Role.GLOBAL_ADMIN),
+            UserCreate(
+                email=email,
+                name="Administrator",
+                role=Role.GLOBAL_ADMIN,
+                password=SecretStr(password),
+            ),
             now,
             by_global=True,
         )
     console.print(
         Panel.fit(
             f"tenant      [bold]{tenant}[/bold]  id {tenant_id}\n"
-            f"admin user  {email} (global admin)\n\n"
+            f"admin user  {email} (global admin)\n"
+            f"web console http://127.0.0.1:8000/ui/ (log in as {email})\n"
+            f"  password  [bold yellow]{password}[/bold yellow]\n\n"
             f"global admin API key (acts in a tenant via X-Muster-Tenant):\n"
             f"  [bold yellow]{key.key}[/bold yellow]\n"
             f"analyst API key for tenant {tenant}:\n"
             f"  [bold yellow]{tenant_key.key}[/bold yellow]\n\n"
-            "These keys are shown ONCE. Store them now.",
+            "The password and these keys are shown ONCE. Store them now.",
             title="muster is set up",
             border_style="green",
         )

@@ -11,6 +11,7 @@ from muster.models.playbook import Playbook, PlaybookVersion
 from muster.models.soar import SoarProcess, SoarStepLog
 from muster.models.tenant import Tenant
 from muster.models.user import Membership, User
+from muster.models.web_session import WebSession
 from muster.models.webhook import WebhookDelivery, WebhookSubscription
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "SoarStepLog",
     "Tenant",
     "User",
+    "WebSession",
     "WebhookDelivery",
     "WebhookSubscription",
 ]

@@ -1,0 +1,130 @@
+"""Log in, log out, switch tenant."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import timedelta
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from muster.api.deps import services
+from muster.db import SystemContext, unit_of_work
+from muster.errors import DomainError, InvalidInput, NotFound, Unauthenticated
+from muster.web import sessions
+from muster.web.deps import CheckedForm, ViewerDep
+from muster.web.pages import base_of, page, safe_next, see_other
+from muster.web.security import LOGIN_CSRF_COOKIE, check_csrf, cookie_is_secure, read_form
+
+router = APIRouter()
+
+
+def _login_form(
+    request: Request, *, error: str | None = None, status: int = 200, email: str = ""
+) -> Response:
+    token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(32)
+    response = page(
+        request,
+        "login.html",
+        None,
+        status=status,
+        csrf_token=token,
+        error=error,
+        email=email,
+        next=safe_next(request.query_params.get("next"), base_of(request)),
+    )
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=cookie_is_secure(request, services(request).settings.public_url),
+        path=base_of(request) or "/",
+    )
+    return response
+
+
+@router.get("/")
+def root(request: Request) -> Response:
+    """The queue for a logged-in browser, the login page otherwise."""
+    target = "queue" if request.cookies.get(sessions.COOKIE) else "login"
+    return see_other(f"{base_of(request)}/{target}")
+
+
+@router.get("/login")
+def login_page(request: Request) -> Response:
+    """The login form."""
+    return _login_form(request)
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    """Check e-mail and password; on success a new session (the old one ends) and a 303."""
+    form = await read_form(request)
+    check_csrf(request.cookies.get(LOGIN_CSRF_COOKIE, ""), request, form)
+    email, password = form.get("email").strip(), form.get("password")
+    svc = services(request)
+    if not email or not password:
+        return _login_form(request, error="enter your e-mail and password", status=400, email=email)
+    old = request.cookies.get(sessions.COOKIE)
+
+    def run() -> sessions.Login:
+        now = svc.clock.now()
+        idle = timedelta(minutes=svc.settings.session_idle_minutes)
+        with unit_of_work(svc.db, SystemContext(), write=True) as session:
+            if old:
+                sessions.end(session, old)
+            return sessions.login(session, email, password, now, idle)
+
+    try:
+        created = await run_in_threadpool(run)
+    except Unauthenticated as exc:
+        return _login_form(request, error=exc.detail, status=401, email=email)
+    except DomainError as exc:  # no open tenant: the password was right, say why
+        return _login_form(request, error=exc.detail, status=403, email=email)
+    base = base_of(request)
+    response = see_other(safe_next(form.get("next"), base))
+    response.set_cookie(
+        sessions.COOKIE,
+        created.token,
+        max_age=svc.settings.session_idle_minutes * 60,
+        httponly=True,
+        samesite="lax",
+        secure=cookie_is_secure(request, svc.settings.public_url),
+        path=base or "/",
+    )
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path=base or "/")
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, who: ViewerDep, form: CheckedForm) -> Response:
+    """End the session and go to the login page."""
+    token = request.cookies.get(sessions.COOKIE, "")
+    with unit_of_work(services(request).db, SystemContext(), write=True) as session:
+        sessions.end(session, token)
+    base = base_of(request)
+    response = see_other(f"{base}/login")
+    response.delete_cookie(sessions.COOKIE, path=base or "/")
+    return response
+
+
+@router.post("/tenant")
+def switch_tenant(request: Request, who: ViewerDep, form: CheckedForm) -> Response:
+    """Act in another of the user's tenants (`all`: every tenant, for global admins)."""
+    wanted = form.get("tenant").strip()
+    if not wanted:
+        raise InvalidInput.field("tenant", "choose a tenant")
+    tenant_id: uuid.UUID | None = None
+    if wanted != "all":
+        try:
+            tenant_id = uuid.UUID(wanted)
+        except ValueError:
+            raise NotFound("tenant", wanted) from None
+    with unit_of_work(services(request).db, SystemContext(), write=True) as session:
+        sessions.switch_tenant(
+            session, who.session_id, list(who.choices), tenant_id, global_admin=who.global_admin
+        )
+    return see_other(f"{base_of(request)}/queue")
