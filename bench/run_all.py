@@ -23,6 +23,7 @@ SCRIPTS = (
     "soar_steps",
     "metrics_query",
     "compat_lists",
+    "web_queue",
 )
 
 
