@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -59,6 +60,17 @@ def login(client: httpx.Client, email: str, password: str) -> httpx.Response:
         data={"email": email, "password": password, "csrf_token": token.group(1)},
     )
     return resp
+
+
+@contextmanager
+def logged_in(
+    base_url: str, db: Database, tenant: TenantKeys, role: Role
+) -> Iterator[httpx.Client]:
+    """A client logged in as a new member of `tenant` with `role`."""
+    email, password = add_member(db, tenant.id, role)
+    with httpx.Client(base_url=base_url, timeout=30) as http:
+        assert login(http, email, password).status_code == 303
+        yield http
 
 
 def page_token(client: httpx.Client, path: str = "/ui/queue") -> str:

@@ -23,7 +23,18 @@ from starlette.staticfiles import StaticFiles
 from muster import __version__, errors
 from muster.api.deps import Services, refuse_nul_in_url
 from muster.api.problems import status_of
-from muster.web import routes_incident, routes_login, routes_queue, routes_soar
+from muster.web import (
+    routes_admin,
+    routes_alerts,
+    routes_grouping,
+    routes_incident,
+    routes_login,
+    routes_playbooks,
+    routes_queue,
+    routes_sla,
+    routes_soar,
+    routes_webhooks,
+)
 from muster.web.pages import error_page, login_redirect
 from muster.web.security import SecurityHeaders
 
@@ -96,7 +107,18 @@ def create_web_app(services: Services) -> FastAPI:
     app.state.services = services
     install_error_pages(app)
     app.add_middleware(SecurityHeaders)
-    for module in (routes_login, routes_queue, routes_incident, routes_soar):
+    for module in (
+        routes_login,
+        routes_queue,
+        routes_incident,
+        routes_soar,
+        routes_alerts,
+        routes_playbooks,
+        routes_grouping,
+        routes_sla,
+        routes_webhooks,
+        routes_admin,
+    ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -23,12 +23,12 @@ from muster.sla.service import SlaView
 from muster.sla.service import view as sla_view
 from muster.tenants.users import members
 from muster.web.deps import CheckedForm, PageCtx, ViewerDep, WebCtx, web_unit
+from muster.web.form_values import FormValues
 from muster.web.pages import base_of, page, safe_next, see_other
 from muster.web.views_queue import (
     PAGE_SIZE,
     SEVERITY_NAMES,
     SORT_CHOICES,
-    QueueParams,
     QueueRow,
     parse_params,
     queue_row,
@@ -38,7 +38,7 @@ from muster.web.views_queue import (
 router = APIRouter()
 
 
-def _rows(ctx: WebCtx, params: QueueParams) -> tuple[list[QueueRow], str | None]:
+def _rows(ctx: WebCtx, params: FormValues) -> tuple[list[QueueRow], str | None]:
     """One page of rows: one list query, then the SLA policy (or policies) and tenant names."""
     flt = to_filter(params, ctx.viewer.email, ctx.now)
     if ctx.tenant_id is None and flt.sla_state is not None:

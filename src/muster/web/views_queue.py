@@ -6,16 +6,16 @@ Nothing here touches the database, HTTP or a clock: `now` is passed in.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlencode
 
 from muster.errors import InvalidInput
 from muster.incidents.listing import SORTS, IncidentFilter
 from muster.incidents.schemas import IncidentListItem
 from muster.models.enums import IncidentStatus
 from muster.sla.clock import SlaState
+from muster.web.form_values import FormValues
 
 PAGE_SIZE = 50
 SEVERITY_NAMES = {1: "Informational", 2: "Low", 3: "Medium", 4: "High"}
@@ -26,22 +26,6 @@ SORT_CHOICES: tuple[tuple[str, str], ...] = tuple(
     for sign in ("-", "+")
 )
 NO_COUNTDOWN = frozenset({SlaState.MET, SlaState.EXCLUDED})
-
-
-@dataclass(frozen=True, slots=True)
-class QueueParams:
-    """The queue's query string, validated (blank fields are absent)."""
-
-    values: Mapping[str, str]
-    cursor: str | None
-
-    def get(self, name: str) -> str:
-        """The field's value, or '' when it was not given."""
-        return self.values.get(name, "")
-
-    def query(self, **extra: str) -> str:
-        """The query string of these filters (plus `extra`), for links and polling."""
-        return urlencode({**self.values, **extra})
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +51,7 @@ class QueueRow:
     created_at: datetime
 
 
-def parse_params(raw: Sequence[tuple[str, str]]) -> QueueParams:
+def parse_params(raw: Sequence[tuple[str, str]]) -> FormValues:
     """Keep the known, non-blank filters (first value of each); check the closed vocabularies
     so a bad link is a 400 that names the field."""
     values: dict[str, str] = {}
@@ -84,10 +68,10 @@ def parse_params(raw: Sequence[tuple[str, str]]) -> QueueParams:
     if state is not None and state not in {s.value for s in SlaState}:
         raise InvalidInput.field("slaState", f"must be one of {', '.join(SlaState)}")
     cursor = next((value for name, value in raw if name == "cursor" and value), None)
-    return QueueParams(values, cursor)
+    return FormValues(values, cursor)
 
 
-def to_filter(params: QueueParams, my_email: str, now: datetime) -> IncidentFilter:
+def to_filter(params: FormValues, my_email: str, now: datetime) -> IncidentFilter:
     """The listing filter the parameters ask for; assignee `mine` is the viewer."""
     assignee = params.get("assignee") or None
     if assignee is not None and assignee.lower() == "mine":
