@@ -145,7 +145,8 @@ def settings(
     with fresh_database_url(backend, name, tmp_path_factory) as url:
         # a short key cache: changes made outside the API (the CLI) show within a second;
         # the server under test shares the pytest process: leave its garbage collector alone;
-        # webhook receivers in tests listen on loopback, and retries and SLA scans are quick;
+        # webhook receivers in tests listen on loopback, and retries, SLA scans and the
+        # console's queue refresh are quick;
         # notification mail goes to the session's SMTP sink
         settings = Settings(
             database_url=url,
@@ -155,6 +156,7 @@ def settings(
             webhook_allow_private_targets=True,
             webhook_retry_base_seconds=0.2,
             sla_scan_seconds=0.25,
+            ui_refresh_seconds=1.0,  # the console's queue polls quickly (browser tests)
             smtp_host="127.0.0.1",
             smtp_port=mail_sink.port,
         )

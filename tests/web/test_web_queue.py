@@ -82,7 +82,7 @@ class TestRows:
         resp = web.get("/ui/queue/rows", params={"severity": "4"}, headers={"HX-Request": "true"})
         assert resp.status_code == 200
         assert resp.text.lstrip().startswith('<tbody id="queue-rows"')
-        assert 'hx-trigger="every 10s"' in resp.text  # MUSTER_UI_REFRESH_SECONDS' default
+        assert 'hx-trigger="every 1s"' in resp.text  # ui_refresh_seconds of tests/conftest.py
         assert 'hx-get="/ui/queue/rows?severity=4"' in resp.text
         assert three["high"] in rows_of(resp.text) and three["low"] not in rows_of(resp.text)
 
