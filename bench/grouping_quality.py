@@ -132,17 +132,20 @@ SETS: dict[str, Callable[[], list[Replay]]] = {
 @dataclass(frozen=True)
 class Config:
     """A rule set to replay under: the defaults, with the entities rule on or off, and
-    optionally every rule's maxAlerts raised."""
+    optionally every rule's maxAlerts raised or a quiet gap (maxGapSeconds) set."""
 
     name: str
     entities: bool
     max_alerts: int | None = None
+    max_gap_seconds: int | None = None
 
 
 CONFIGS = (
     Config("default keys", False),
     Config("keys + entities", True),
     Config("keys + entities, maxAlerts 100k", True, 100_000),
+    Config("keys + entities, quiet gap 10 min", True, None, 600),
+    Config("keys + entities, quiet gap 1 h", True, None, 3600),
 )
 
 
@@ -163,6 +166,8 @@ def replay(data: Replay, config: Config, workdir: Path) -> tuple[list[str], floa
                     change["enabled"] = True
                 if config.max_alerts is not None:
                     change["max_alerts"] = config.max_alerts
+                if config.max_gap_seconds is not None:
+                    change["max_gap_seconds"] = config.max_gap_seconds
                 if change:
                     update_rule(session, rule.id, GroupingRuleUpdate(**change), now)
         incidents: list[str] = []

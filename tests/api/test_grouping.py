@@ -308,3 +308,36 @@ class TestGroupingTimeline:
         body = {"name": "x", "keyFields": ["hostname"], "windowSeconds": 600}
         resp = client.post("/api/v1/grouping-rules", json=body, headers=tenant.headers())
         assert_problem(resp, 403, "auth.role_required")
+
+
+class TestQuietGap:
+    """`maxGapSeconds`: an incident stops taking alerts once it has been quiet that long."""
+
+    def test_a_quiet_incident_is_not_joined_and_the_reason_says_why(
+        self, client: httpx.Client, tenant: TenantKeys
+    ) -> None:
+        rule = add_rule(client, tenant, windowSeconds=86400, maxGapSeconds=600)
+        assert rule["maxGapSeconds"] == 600 and rule["windowSeconds"] == 86400
+        t0 = datetime(2031, 6, 1, 9, 0, tzinfo=UTC)  # future: the SLA scan leaves it alone
+        host = f"gap-{uuid.uuid4().hex[:6]}"
+        first = ingest(client, tenant, hostname=host, createdAt=t0.isoformat())
+        close = t0 + timedelta(minutes=8)
+        second = ingest(client, tenant, hostname=host, createdAt=close.isoformat())
+        assert second["incidentId"] == first["incidentId"]  # within 10 min of the last alert
+        later = close + timedelta(minutes=25)
+        third = ingest(client, tenant, hostname=host, createdAt=later.isoformat())
+        assert third["incidentId"] != first["incidentId"]
+        assert "quiet for more than 10m" in third["groupingReason"]["detail"]
+
+    def test_the_gap_can_be_changed_and_removed(
+        self, client: httpx.Client, tenant: TenantKeys
+    ) -> None:
+        rule = add_rule(client, tenant)
+        assert rule["maxGapSeconds"] is None
+        admin = tenant.headers(Role.TENANT_ADMIN)
+        url = f"/api/v1/grouping-rules/{rule['id']}"
+        changed = client.patch(url, json={"maxGapSeconds": 1800}, headers=admin)
+        assert changed.status_code == 200 and changed.json()["maxGapSeconds"] == 1800
+        cleared = client.patch(url, json={"maxGapSeconds": None}, headers=admin)
+        assert cleared.status_code == 200 and cleared.json()["maxGapSeconds"] is None
+        assert_problem(client.patch(url, json={"maxGapSeconds": 5}, headers=admin), 400)

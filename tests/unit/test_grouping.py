@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -59,6 +60,7 @@ def make_candidate(
     alert_count: int = 1,
     first_alert_at: datetime = T0,
     created_at: datetime = T0,
+    last_alert_at: datetime | None = None,
 ) -> Candidate:
     return Candidate(
         id=uuid.uuid4(),
@@ -69,6 +71,7 @@ def make_candidate(
         alert_count=alert_count,
         first_alert_at=first_alert_at,
         created_at=created_at,
+        last_alert_at=last_alert_at,
     )
 
 
@@ -517,3 +520,31 @@ def test_same_inputs_same_decision_whatever_the_candidate_order(
     assert type(again) is type(first)
     assert getattr(again, "incident_id", None) == getattr(first, "incident_id", None)
     assert again.keyed == first.keyed
+
+
+class TestQuietGap:
+    """`maxGapSeconds`: an incident takes alerts only while its last alert is recent."""
+
+    RULE = dataclasses.replace(HOST_RULE, window=timedelta(hours=24), max_gap=timedelta(minutes=10))
+
+    def test_an_incident_quiet_for_longer_than_the_gap_takes_no_more_alerts(self) -> None:
+        alert = make_alert(createdAt=T0 + timedelta(minutes=25))
+        cand = make_candidate(
+            key_of(self.RULE, alert), number=4, last_alert_at=T0 + timedelta(minutes=14)
+        )
+        decision = decide(alert, [cand], [self.RULE], T0)
+        assert isinstance(decision, OpenNew)
+        assert "#4 has been quiet for more than 10m" in decision.reason["detail"]
+
+    def test_within_the_gap_it_joins_even_long_after_the_first_alert(self) -> None:
+        alert = make_alert(createdAt=T0 + timedelta(hours=5))
+        cand = make_candidate(
+            key_of(self.RULE, alert), last_alert_at=T0 + timedelta(hours=4, minutes=55)
+        )
+        decision = decide(alert, [cand], [self.RULE], T0)
+        assert isinstance(decision, AttachTo) and decision.incident_id == cand.id
+
+    def test_without_a_gap_only_the_window_counts(self) -> None:
+        alert = make_alert(createdAt=T0 + timedelta(minutes=50))
+        cand = make_candidate(key_of(HOST_RULE, alert), last_alert_at=T0)
+        assert isinstance(decide(alert, [cand], [HOST_RULE], T0), AttachTo)

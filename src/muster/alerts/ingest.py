@@ -181,13 +181,18 @@ def _group(
                 opener=p.actor,
             )
             key = decision.keyed.key if decision.keyed is not None else None
-            live[target] = Candidate(target, 0, key, "OPEN", True, 0, p.facts["createdAt"], now)
+            at = p.facts["createdAt"]
+            live[target] = Candidate(target, 0, key, "OPEN", True, 0, at, now, last_alert_at=at)
             if key is not None:
                 by_key.setdefault(key, []).append(target)
         row["incident_id"] = target
         row["grouping_reason"] = decision.reason
         cand = live[target]
-        live[target] = dataclasses.replace(cand, alert_count=cand.alert_count + 1)
+        live[target] = dataclasses.replace(
+            cand,
+            alert_count=cand.alert_count + 1,
+            last_alert_at=_later(cand.last_alert_at, p.facts["createdAt"]),
+        )
         if entities is not None:
             entities.record(index, target, cand.first_alert_at, p.facts["createdAt"])
         account = new.get(target) or touched[target]
@@ -244,3 +249,8 @@ def _candidate_pool(
     found, extras = incidents.grouping_pool(keys, earliest - longest, fullest)
     pool.update(found)
     return pool, extras
+
+
+def _later(known: datetime | None, at: datetime) -> datetime:
+    """The later of an incident's last alert time (if known) and a new alert's."""
+    return at if known is None or at > known else known

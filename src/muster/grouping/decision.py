@@ -71,6 +71,8 @@ class Rule:
     strategy: str = KEYS
     # entities strategy: the score a join needs (muster.grouping.correlation)
     threshold: float = 0.5
+    # an incident takes alerts only while its last alert is at most this old (None: no limit)
+    max_gap: timedelta | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,13 @@ class Candidate:
     alert_count: int
     first_alert_at: datetime
     created_at: datetime
+    last_alert_at: datetime | None = None
+
+
+def candidate_of(fields: Sequence[Any], last_alert_at: datetime | None) -> Candidate:
+    """A candidate from the eight leading fields of a pool row (id … created_at)."""
+    ident, number, key, status, allowed, count, first, created = fields[:8]
+    return Candidate(ident, number, key, status, allowed, count, first, created, last_alert_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +271,9 @@ def _refusal(cand: Candidate, rule: Rule, at: datetime) -> str | None:
         return f"incident #{cand.number} is full ({cand.alert_count} alerts)"
     if abs(at - cand.first_alert_at) > rule.window:
         return f"incident #{cand.number} is outside the {_human(rule.window)} window"
+    quiet = rule.max_gap
+    if quiet is not None and cand.last_alert_at is not None and at - cand.last_alert_at > quiet:
+        return f"incident #{cand.number} has been quiet for more than {_human(quiet)}"
     return None
 
 

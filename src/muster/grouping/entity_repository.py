@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from muster.alerts.entities import named_entities_of_row
 from muster.db.tenancy import tenant_id_of
 from muster.grouping.commonness import Seen
-from muster.grouping.decision import Candidate
+from muster.grouping.decision import Candidate, candidate_of
 from muster.grouping.entity_batch import HOLDERS_PER_KEY, EntityBatch, Held, worth_looking_up
 from muster.grouping.entity_keys import alert_keys, primary_subject
 from muster.models import EntityCommonness, EntityIncident, Incident
@@ -48,6 +48,7 @@ def _holders(keys_clause: Any) -> Any:
             _c.created_at,
             _c.severity,
             _c.incident_hash,
+            _c.last_alert_at,
             func.row_number()
             .over(partition_by=_i.entity_key, order_by=(_i.first_alert_at.desc(), _i.incident_id))
             .label("rank"),
@@ -167,7 +168,7 @@ class EntityRepository:
         for row in rows:
             held.append(Held(row.entity_key, row.id, row.subject))
             if row.id not in incidents:
-                incidents[row.id] = Candidate(*row[2:10])
+                incidents[row.id] = candidate_of(row[2:10], row.last_alert_at)
                 extras[row.id] = (row.severity, row.incident_hash)
         return held, incidents, extras
 

@@ -37,6 +37,12 @@ class GroupingRuleCreate(ApiModel):
     threshold: float | None = Field(default=None, gt=0, le=10)
     key_fields: list[str] | None = Field(default=None, max_length=8)
     window_seconds: int = Field(ge=60, le=30 * 86400)
+    max_gap_seconds: int | None = Field(
+        default=None,
+        ge=60,
+        le=30 * 86400,
+        description="an incident takes alerts only while its last alert is at most this old",
+    )
     max_alerts: int = Field(default=500, ge=1, le=100_000)
     position: int | None = Field(default=None, ge=0)
     enabled: bool = True
@@ -51,6 +57,12 @@ class GroupingRuleUpdate(ApiModel):
     name: Name | None = None
     key_fields: list[str] | None = Field(default=None, min_length=1, max_length=8)
     window_seconds: int | None = Field(default=None, ge=60, le=30 * 86400)
+    max_gap_seconds: int | None = Field(
+        default=None,
+        ge=60,
+        le=30 * 86400,
+        description="an incident takes alerts only while its last alert is at most this old",
+    )
     max_alerts: int | None = Field(default=None, ge=1, le=100_000)
     position: int | None = Field(default=None, ge=0)
     enabled: bool | None = None
@@ -73,24 +85,26 @@ class GroupingRuleRead(ReadModel):
     filter: str | None
     strategy: str = "keys"
     threshold: float | None = None
+    max_gap_seconds: int | None = None
     created_at: datetime
     updated_at: datetime
 
     @model_validator(mode="before")
     @classmethod
     def _from_extra(cls, data: Any) -> Any:
-        """`strategy` and `threshold` live in the rule's `extra`."""
+        """`strategy`, `threshold` and `maxGapSeconds` live in the rule's `extra`."""
         extra = data.get("extra") if isinstance(data, dict) else getattr(data, "extra", None)
         if isinstance(data, dict) and "strategy" in data:
             return data
         fields = {
             name: data.get(name) if isinstance(data, dict) else getattr(data, name, None)
             for name in cls.model_fields
-            if name not in ("strategy", "threshold")
+            if name not in ("strategy", "threshold", "max_gap_seconds")
         }
         extra = extra or {}
         return {
             **fields,
             "strategy": extra.get("strategy", "keys"),
             "threshold": extra.get("threshold"),
+            "max_gap_seconds": extra.get("maxGapSeconds"),
         }

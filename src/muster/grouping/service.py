@@ -67,9 +67,24 @@ def active_rules(session: Session) -> list[Rule]:
             r.max_alerts,
             rule_predicate(r.filter),
             *_strategy(r.extra),
+            max_gap(r.extra),
         )
         for r in rows
     ]
+
+
+def max_gap(extra: dict[str, Any] | None) -> timedelta | None:
+    """The rule's quiet gap (`maxGapSeconds`, kept in `extra`), or None."""
+    seconds = (extra or {}).get("maxGapSeconds")
+    return timedelta(seconds=int(seconds)) if seconds else None
+
+
+def _with_gap(extra: dict[str, Any], seconds: int | None) -> dict[str, Any]:
+    """`extra` with `maxGapSeconds` set (or removed for None)."""
+    out = {name: value for name, value in extra.items() if name != "maxGapSeconds"}
+    if seconds is not None:
+        out["maxGapSeconds"] = int(seconds)
+    return out
 
 
 def strategy_extra(strategy: str, threshold: float | None) -> dict[str, Any]:
@@ -123,7 +138,7 @@ def create_rule(session: Session, data: GroupingRuleCreate, now: datetime) -> Gr
         window_seconds=data.window_seconds,
         max_alerts=data.max_alerts,
         filter=data.filter,
-        extra=strategy_extra(data.strategy, data.threshold),
+        extra=_with_gap(strategy_extra(data.strategy, data.threshold), data.max_gap_seconds),
         created_at=now,
         updated_at=now,
     )
@@ -144,6 +159,8 @@ def update_rule(
     if "filter" in changes:
         _check_filter(changes["filter"])
     _update_strategy(rule, changes)
+    if "max_gap_seconds" in changes:
+        rule.extra = _with_gap(rule.extra or {}, changes.pop("max_gap_seconds"))
     if changes.get("position") is not None and changes["position"] != rule.position:
         _make_room(session, changes["position"], rule.id)
     for name, value in changes.items():

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from muster.db.bulk import insert_rows
 from muster.db.tenancy import tenant_id_of
 from muster.db.types import UTCDateTime
-from muster.grouping.decision import Candidate
+from muster.grouping.decision import Candidate, candidate_of
 from muster.ids import new_incident_hash
 from muster.models import Incident, Tenant
 from muster.models.enums import IncidentStatus
@@ -66,6 +66,7 @@ _POOL_COLUMNS = (
     _c.created_at,
     _c.severity,
     _c.incident_hash,
+    _c.last_alert_at,
 )
 # Thousands of keys per batch: one array parameter on PostgreSQL, an expanded IN on SQLite.
 _UNDER_KEYS = {
@@ -187,7 +188,7 @@ class IncidentRepository:
         blocked: dict[str, list[Candidate]] = defaultdict(list)
         extras = {}
         for row in rows:
-            cand = Candidate(*row[:8])
+            cand = candidate_of(row, row.last_alert_at)
             usable = (
                 cand.status != IncidentStatus.RESOLVED.value
                 and cand.grouping_allowed
