@@ -12,22 +12,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Mapping
 from types import SimpleNamespace
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, cast, get_args
 
-ENTITY_TYPES = (
-    "account",
-    "host",
-    "ip",
-    "file",
-    "filehash",
-    "process",
-    "url",
-    "mailbox",
-    "domain",
-    "registry",
-    "cloudapp",
-    "other",
-)
+from muster.alerts.schemas import EntityType
+
+ENTITY_TYPES: tuple[str, ...] = get_args(EntityType)  # the types an entity may have
 
 
 class AlertLike(Protocol):
