@@ -10,7 +10,7 @@ Works in a tenant session and, for the cross-tenant routes, in a system session.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -83,15 +83,7 @@ def incident_views(session: Session, incidents: Sequence[Incident]) -> list[Inci
         row.id: row.name
         for row in session.execute(select(Tenant.id, Tenant.name).where(Tenant.id.in_(tenant_ids)))
     }
-    emails = {i.assignee for i in incidents if i.assignee and i.assignee != SOAR_ASSIGNEE}
-    user_ids = {
-        row.email: row.id
-        for row in (
-            session.execute(select(User.email, User.id).where(User.email.in_(emails)))
-            if emails
-            else ()
-        )
-    }
+    ids_of = user_ids(session, [i.assignee for i in incidents if i.assignee])
     views = []
     for i in incidents:
         products, tactics, techniques, rules = facts.get(i.id, ([], [], [], []))
@@ -115,7 +107,7 @@ def incident_views(session: Session, incidents: Sequence[Incident]) -> list[Inci
                 resolution_comment=i.resolution_comment,
                 assignee=i.assignee,
                 assignee_name=i.assignee_name,
-                assignee_user_id=user_ids.get(i.assignee) if i.assignee else None,
+                assignee_user_id=ids_of.get(i.assignee) if i.assignee else None,
                 tags=list(i.tags or []),
                 created_at=i.created_at,
                 updated_at=i.updated_at,
@@ -228,6 +220,15 @@ def incident_evidence(session: Session, incident_id: uuid.UUID) -> EvidenceTable
         .limit(EVIDENCE_ROWS)
     )
     return evidence_table(list(raws))
+
+
+def user_ids(session: Session, emails: Iterable[str]) -> dict[str, uuid.UUID]:
+    """e-mail -> user id of the users among `emails` (one query; SOAR and API keys have none)."""
+    wanted = {email for email in emails if "@" in email}
+    if not wanted:
+        return {}
+    rows = session.execute(select(User.email, User.id).where(User.email.in_(wanted)))
+    return {row.email: row.id for row in rows}
 
 
 def member_ref(session: Session, email: str | None) -> tuple[uuid.UUID | None, str | None]:

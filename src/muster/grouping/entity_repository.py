@@ -25,6 +25,7 @@ from muster.grouping.commonness import Seen
 from muster.grouping.decision import Candidate, candidate_of
 from muster.grouping.entity_batch import HOLDERS_PER_KEY, EntityBatch, Held, worth_looking_up
 from muster.grouping.entity_keys import alert_keys, primary_subject
+from muster.incidents.repository import POOL_COLUMNS
 from muster.models import EntityCommonness, EntityIncident, Incident
 
 INDEX: Table = EntityIncident.__table__  # type: ignore[assignment]
@@ -38,17 +39,7 @@ def _holders(keys_clause: Any) -> Any:
         select(
             _i.entity_key,
             _i.subject,
-            _c.id,
-            _c.number,
-            _c.grouping_key,
-            _c.status,
-            _c.grouping_allowed,
-            _c.alert_count,
-            _c.first_alert_at,
-            _c.created_at,
-            _c.severity,
-            _c.incident_hash,
-            _c.last_alert_at,
+            *POOL_COLUMNS,
             func.row_number()
             .over(partition_by=_i.entity_key, order_by=(_i.first_alert_at.desc(), _i.incident_id))
             .label("rank"),

@@ -55,7 +55,8 @@ _LOCK_TENANT = (
 _TAKEN_HASHES = select(_c.incident_hash).where(
     _c.incident_hash.in_(bindparam("hashes", expanding=True))
 )
-_POOL_COLUMNS = (
+# what a grouping candidate is read with (`grouping.decision.candidate_of`: the first eight)
+POOL_COLUMNS = (
     _c.id,
     _c.number,
     _c.grouping_key,
@@ -70,12 +71,12 @@ _POOL_COLUMNS = (
 )
 # Thousands of keys per batch: one array parameter on PostgreSQL, an expanded IN on SQLite.
 _UNDER_KEYS = {
-    "postgresql": select(*_POOL_COLUMNS).where(
+    "postgresql": select(*POOL_COLUMNS).where(
         _c.tenant_id == bindparam("tenant_id"),
         _c.grouping_key == any_(bindparam("keys", type_=postgresql.ARRAY(String))),
         _c.first_alert_at >= bindparam("since"),
     ),
-    "sqlite": select(*_POOL_COLUMNS).where(
+    "sqlite": select(*POOL_COLUMNS).where(
         _c.tenant_id == bindparam("tenant_id"),
         _c.grouping_key.in_(bindparam("keys", expanding=True)),
         _c.first_alert_at >= bindparam("since"),

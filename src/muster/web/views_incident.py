@@ -18,6 +18,7 @@ from muster.compat.entities import EntityRecord
 from muster.incidents.verdicts import allowed_reasons
 from muster.models import AuditEvent, SoarProcess, SoarStepLog
 from muster.models.enums import Resolution
+from muster.soar.transitions import ACTIVE
 from muster.web.views_queue import countdown_text
 
 # The seed's incident fields, in DESIGN.md §1 order, plus number and resolutionReason.
@@ -52,7 +53,6 @@ SEED_FIELDS = (
     "createdAt",
     "updatedAt",
 )
-ACTIVE_SOAR = frozenset({"PENDING", "RUNNING", "WAITING_INPUT", "WAITING_CHILD", "SLEEPING"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +201,7 @@ def soar_panel(
         timeout_at=timeout_at,
         countdown=countdown_text(timeout_at, now),
         error=process.error,
-        can_cancel=process.status in ACTIVE_SOAR,
+        can_cancel=process.status in ACTIVE,
         can_retry=process.status == "FAILED",
         steps=tuple(
             StepRow(s.step_id, s.kind, s.action, s.outcome, s.started_at, s.error, s.next_step_id)

@@ -31,8 +31,8 @@ from muster.compat.views import (
     incident_entities,
     incident_view,
     list_views,
-    member_ref,
     parse_incident_id,
+    user_ids,
 )
 from muster.errors import InvalidInput, NotFound, Unauthenticated
 from muster.incidents import comments, relations
@@ -198,7 +198,8 @@ def list_comments(request: Request, call: CallDep, incident_id: str) -> Response
     """IncidentComments_List: every comment, oldest first (one page)."""
     with tenant_unit(request, call.who, call.ws.name, Role.VIEWER, write=False) as ctx:
         found = comments.list_comments(ctx.session, parse_incident_id(incident_id))
-        items = [_comment(ctx.session, call.ws, c) for c in found]
+        authors = user_ids(ctx.session, [c.author for c in found])
+        items = [render.comment_resource(call.ws, c, authors.get(c.author)) for c in found]
     return json_answer(render.page_of(items, None))
 
 
@@ -298,5 +299,6 @@ def _comment_id(value: str) -> uuid.UUID:
 
 
 def _comment(session: Session, ws: Workspace, comment: Comment) -> dict[str, Any]:
-    object_id, _ = member_ref(session, comment.author) if "@" in comment.author else (None, None)
-    return render.comment_resource(ws, comment, object_id)
+    return render.comment_resource(
+        ws, comment, user_ids(session, [comment.author]).get(comment.author)
+    )
