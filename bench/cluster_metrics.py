@@ -1,6 +1,8 @@
 """How close a grouping is to the truth: pairwise precision/recall/F1, adjusted Rand index, and
-attack/noise separation for sets labelled per alert. Pure; both arguments are one label per
-alert, in the same order (an incident id for the grouping, a truth label for the truth).
+attack/noise separation for sets labelled per alert (an *attack-led* incident is one at least
+half of whose alerts are attack alerts: the incidents an analyst would work as the attack).
+Pure; both arguments are one label per alert, in the same order (an incident id for the
+grouping, a truth label for the truth).
 
 Pairwise: every pair of alerts put in the same incident is a predicted link; a link is right
 when the truth also puts the two together. precision = right links / predicted links, recall =
@@ -71,6 +73,9 @@ class Separation:
     mixed_incidents: int  # incidents holding both
     noise_with_attack: float  # share of noise alerts in an incident that holds attack alerts
     attack_with_noise: float  # share of attack alerts in an incident that holds noise alerts
+    attack_led: int  # incidents at least half of whose alerts are attack alerts
+    noise_in_attack_led: float  # share of noise alerts in an attack-led incident
+    attack_outside_led: float  # share of attack alerts in no attack-led incident
     label_precision: float  # same-incident pairs with the same label / same-incident pairs
     attack_recall: float  # attack pairs in one incident / attack pairs
     f1: float
@@ -92,6 +97,7 @@ def separation(predicted: Sequence[Hashable], attack: Sequence[bool]) -> Separat
     mixed = set(attack_in) & set(noise_in)
     attacks, noise = sum(attack_in.values()), sum(noise_in.values())
     top3 = sum(n for _, n in attack_in.most_common(3))
+    led = {i for i, n in attack_in.items() if n >= noise_in[i]}
     same = _pairs(per)
     linked = _pairs(Counter(predicted))
     precision = same / linked if linked else 1.0
@@ -106,6 +112,11 @@ def separation(predicted: Sequence[Hashable], attack: Sequence[bool]) -> Separat
         mixed_incidents=len(mixed),
         noise_with_attack=sum(noise_in[i] for i in mixed) / noise if noise else 0.0,
         attack_with_noise=sum(attack_in[i] for i in mixed) / attacks if attacks else 0.0,
+        attack_led=len(led),
+        noise_in_attack_led=sum(noise_in[i] for i in led) / noise if noise else 0.0,
+        attack_outside_led=sum(n for i, n in attack_in.items() if i not in led) / attacks
+        if attacks
+        else 0.0,
         label_precision=precision,
         attack_recall=recall,
         f1=f1,

@@ -279,6 +279,13 @@ class TestClusterMetrics:
         assert (sep.incidents, sep.attack_incidents, sep.mixed_incidents) == (3, 2, 1)
         assert sep.noise_with_attack == pytest.approx(1 / 3)
         assert sep.attack_with_noise == pytest.approx(2 / 3)
+        # a (2 attack, 1 noise) and c (1 attack) are attack-led; b's noise stays out of them
+        assert sep.attack_led == 2
+        assert sep.noise_in_attack_led == pytest.approx(1 / 3)
+        assert sep.attack_outside_led == 0.0
+        tie = m.separation(["x", "x", "y", "y", "y"], [True, False, True, False, False])
+        assert (tie.attack_led, tie.noise_in_attack_led) == (1, pytest.approx(1 / 3))
+        assert tie.attack_outside_led == pytest.approx(1 / 2)
         # same-incident pairs: a has 3 (1 same-label), b has 1 (same): 2 of 4
         assert sep.label_precision == pytest.approx(2 / 4)
         assert sep.attack_recall == pytest.approx(1 / math.comb(3, 2))

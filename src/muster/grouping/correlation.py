@@ -39,7 +39,11 @@ class Match:
 
     best: dict[str, tuple[EntityKey, float]] = field(default_factory=dict)
     shared: list[tuple[EntityKey, float]] = field(default_factory=list)
-    score: float = 0.0  # sum over kinds of the best weight of that kind
+
+    @property
+    def score(self) -> float:
+        """The sum over kinds of the best weight of that kind."""
+        return round(sum(w for _, w in self.best.values()), 3)
 
     def add(self, key: EntityKey, weight: float) -> None:
         """Count one shared entity."""
@@ -47,7 +51,6 @@ class Match:
         held = self.best.get(key.kind)
         if held is None or weight > held[1]:
             self.best[key.kind] = (key, weight)
-            self.score = round(sum(w for _, w in self.best.values()), 3)
 
 
 def score_candidates(
@@ -86,8 +89,10 @@ def match_of(facts: EntityFacts, incident_id: uuid.UUID) -> Match:
     """What the alert shares with one incident (for the reason)."""
     match = Match()
     for key in facts.keys:
-        if any(c.id == incident_id for c in facts.holders.get(key.key, ())):
-            match.add(key, facts.weights.get(key.key, 0.0))
+        for cand in facts.holders.get(key.key, ()):
+            if cand.id == incident_id:
+                match.add(key, facts.weights.get(key.key, 0.0))
+                break
     return match
 
 

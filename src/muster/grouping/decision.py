@@ -186,14 +186,14 @@ def decide(
     at: datetime = alert.get("createdAt") or now
     keyed_rules = list(applies) if applies is not None else applicable(alert, rules)
     refusals: list[str] = []
-    near_miss: dict[str, Any] | None = None
+    near_miss: Callable[[], dict[str, Any]] | None = None
     for keyed in keyed_rules:
         if keyed.rule.strategy == ENTITIES:
             if entities is None or not (entities.keys or entities.names_any):
                 continue
             joined, reason = _by_entities(keyed, entities, at)
             if joined is not None:
-                return AttachTo(joined, keyed, reason)
+                return AttachTo(joined, keyed, reason())
             near_miss = near_miss or reason
             continue
         best: Candidate | None = None
@@ -211,7 +211,7 @@ def decide(
     if opener is not None:
         return OpenNew(opener, _reason("opened", opener, None, refusals))
     if near_miss is not None:
-        return OpenNew(None, near_miss)
+        return OpenNew(None, near_miss())
     return OpenNew(
         None,
         {
@@ -228,8 +228,9 @@ def decide(
 
 def _by_entities(
     keyed: Keyed, facts: EntityFacts, at: datetime
-) -> tuple[uuid.UUID | None, dict[str, Any]]:
-    """The incident an entities rule joins the alert to (or None), and the reason."""
+) -> tuple[uuid.UUID | None, Callable[[], dict[str, Any]]]:
+    """The incident an entities rule joins the alert to (or None), and how to say why (built
+    only when asked: a near miss is reported only when no key rule opens the incident)."""
     rule = keyed.rule
     scores, cands, refusals = score_candidates(facts, lambda c: _refusal(c, rule, at))
     best: uuid.UUID | None = None
@@ -239,19 +240,21 @@ def _by_entities(
             _newness(cands[best]),
         ):
             best = incident_id
-    top: Match | None = match_of(facts, best) if best is not None else None
-    number = cands[best].number if best is not None else None
-    joined = top is not None and top.score >= rule.threshold
-    reason = entity_reason(
-        "attached" if joined else "opened",
-        rule.name,
-        rule.id,
-        top,
-        number,
-        rule.threshold,
-        _human(rule.window),
-        refusals,
-    )
+    joined = best is not None and scores[best] >= rule.threshold
+
+    def reason() -> dict[str, Any]:
+        top: Match | None = match_of(facts, best) if best is not None else None
+        return entity_reason(
+            "attached" if joined else "opened",
+            rule.name,
+            rule.id,
+            top,
+            cands[best].number if best is not None else None,
+            rule.threshold,
+            _human(rule.window),
+            refusals,
+        )
+
     return (best if joined else None), reason
 
 
