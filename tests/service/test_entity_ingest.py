@@ -18,7 +18,9 @@ from tests.factories import TenantKeys, alert
 from muster.alerts.ingest import IngestReport, ingest
 from muster.db import TenantContext, unit_of_work
 from muster.db.engine import Database
+from muster.grouping.entity_batch import HOLDERS_PER_KEY
 from muster.grouping.entity_keys import entity_key
+from muster.grouping.entity_repository import EntityRepository
 from muster.grouping.schemas import GroupingRuleCreate
 from muster.grouping.service import create_rule
 from muster.incidents.lifecycle import Actor
@@ -126,6 +128,34 @@ class TestJoining:
         reason = late.items[0].grouping_reason
         assert reason is not None and reason["decision"] == "opened"
         assert reason["detail"].startswith("no open incident shares an entity within 1h")
+
+
+class TestHolders:
+    def test_only_the_most_recent_holders_of_a_key_are_read(
+        self, db: Database, tenant: TenantKeys
+    ) -> None:
+        entities_only(db, tenant)
+        opened = []
+        for minute in range(HOLDERS_PER_KEY + 3):  # each incident resolved before the next
+            report = send(db, tenant, bare(hostname="busy-host", createdAt=at(minute)))
+            opened.append(incident_of(report))
+            with unit_of_work(db, TenantContext(tenant.id), write=True) as session:
+                session.execute(
+                    update(Incident).where(Incident.id == opened[-1]).values(status="RESOLVED")
+                )
+        assert len(set(opened)) == len(opened)
+        busy, rare = entity_key("host", "busy-host"), entity_key("host", "nowhere")
+        assert busy is not None and rare is not None
+        with unit_of_work(db, TenantContext(tenant.id)) as session:
+            held, incidents, _ = EntityRepository(session).holders(
+                [busy.key, rare.key], T0 - timedelta(hours=1)
+            )
+            assert sorted(h.incident_id for h in held) == sorted(opened[-HOLDERS_PER_KEY:])
+            assert {h.key for h in held} == {busy.key}
+            assert set(incidents) == set(opened[-HOLDERS_PER_KEY:])
+            # the window bounds them too: nothing first seen before `since`
+            late, _, _ = EntityRepository(session).holders([busy.key], T0 + timedelta(minutes=5))
+            assert sorted(h.incident_id for h in late) == sorted(opened[5:])
 
 
 class TestCommonEntities:

@@ -55,8 +55,9 @@ class EntityBatch:
     ) -> None:
         self.alert_keys = alert_keys
         # too common to look up or index (`worth_looking_up`); still counted
+        distinct = {k.key: k for keys in alert_keys for k in keys}
         self.skipped = {
-            k.key for keys in alert_keys for k in keys if not worth_looking_up(k, seen.get(k.key))
+            key for key, k in distinct.items() if not worth_looking_up(k, seen.get(key))
         }
         # what each alert is about (default: its first host or account)
         self.subjects = list(subjects or [subject_of(keys) for keys in alert_keys])
@@ -74,10 +75,17 @@ class EntityBatch:
         self.batch_subjects: dict[str, set[str]] = defaultdict(set)
         self.new_pairs: list[tuple[str, uuid.UUID, datetime, str | None]] = []
         self.latest: dict[str, datetime] = {}
+        self._spreads: dict[str, int] = {}  # `spread` of each key until its subjects change
 
     def spread(self, key: str) -> int:
         """Distinct subjects the entity was seen with so far (the stored sample, the index
         entries read for this batch, and the alerts of the batch decided before)."""
+        spread = self._spreads.get(key)
+        if spread is None:
+            spread = self._spreads[key] = self._spread(key)
+        return spread
+
+    def _spread(self, key: str) -> int:
         seen = self.seen.get(key)
         subjects = self.known.get(key, set()) | self.batch_subjects.get(key, set())
         if seen is None:
@@ -107,8 +115,11 @@ class EntityBatch:
             self.kinds[key.key] = key.kind
             latest = self.latest.get(key.key)
             self.latest[key.key] = at if latest is None else max(latest, at)
-            if subject is not None and len(self.batch_subjects[key.key]) < SAMPLE_CAP:
-                self.batch_subjects[key.key].add(subject)
+            if subject is not None:
+                subjects = self.batch_subjects[key.key]
+                if subject not in subjects and len(subjects) < SAMPLE_CAP:
+                    subjects.add(subject)
+                    self._spreads.pop(key.key, None)
             pair = (key.key, incident_id)
             if pair in self.pairs or key.key in self.skipped:
                 continue

@@ -15,7 +15,17 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, String, Table, any_, bindparam, func, select
+from sqlalchemy import (
+    Integer,
+    String,
+    Table,
+    any_,
+    bindparam,
+    func,
+    literal_column,
+    select,
+    true,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -34,38 +44,70 @@ INCIDENTS: Table = Incident.__table__  # type: ignore[assignment]
 _i, _c = INDEX.c, INCIDENTS.c
 
 
-def _holders(keys_clause: Any) -> Any:
-    ranked = (
+def _most_recent(key: Any, *columns: str) -> Any:
+    """`columns` of the index entries of one key (`key`, a column of the batch's key list)
+    inside the window, newest incident first, at most `cap`: read off
+    `ix_entity_incidents_lookup` from its newest end, so the cost does not grow with how many
+    incidents hold the key."""
+    recent = INDEX.alias("recent")
+    return (
         select(
-            _i.entity_key,
-            _i.subject,
-            *POOL_COLUMNS,
-            func.row_number()
-            .over(partition_by=_i.entity_key, order_by=(_i.first_alert_at.desc(), _i.incident_id))
-            .label("rank"),
+            *(
+                literal_column("recent.rowid") if name == "rowid" else recent.c[name]
+                for name in columns
+            )
         )
-        .select_from(INDEX.join(INCIDENTS, _c.id == _i.incident_id))
+        .select_from(recent)
         .where(
-            _i.tenant_id == bindparam("tenant_id"),
-            keys_clause,
-            _i.first_alert_at >= bindparam("since"),
+            recent.c.tenant_id == bindparam("tenant_id"),
+            recent.c.entity_key == key,
+            recent.c.first_alert_at >= bindparam("since"),
         )
-        .subquery()
+        .order_by(recent.c.first_alert_at.desc(), recent.c.incident_id)
+        .limit(bindparam("cap", type_=Integer))
     )
-    return select(ranked).where(ranked.c.rank <= bindparam("cap", type_=Integer))
 
 
+def _pg_holders() -> Any:
+    """PostgreSQL: a lateral join per key of the batch (an array parameter)."""
+    keys = (
+        func.unnest(bindparam("keys", type_=postgresql.ARRAY(String)))
+        .table_valued("value")
+        .render_derived(name="batch_keys")
+    )
+    top = _most_recent(keys.c.value, "entity_key", "subject", "incident_id").lateral("top")
+    return (
+        select(top.c.entity_key, top.c.subject, *POOL_COLUMNS)
+        .select_from(keys)
+        .join(top, true())
+        .join(INCIDENTS, _c.id == top.c.incident_id)
+    )
+
+
+def _sqlite_holders() -> Any:
+    """SQLite (no lateral joins): per key of the batch (a JSON array parameter), the rowids
+    of its most recent entries, then those entries."""
+    keys = func.json_each(bindparam("keys_json", type_=String)).table_valued("value")
+    keys = keys.alias("batch_keys")
+    return (
+        select(_i.entity_key, _i.subject, *POOL_COLUMNS)
+        .select_from(keys)
+        .join(
+            INDEX,
+            literal_column("entity_incidents.rowid").in_(
+                _most_recent(keys.c.value, "rowid").scalar_subquery()
+            ),
+        )
+        .join(INCIDENTS, _c.id == _i.incident_id)
+    )
+
+
+_HOLDERS = {"postgresql": _pg_holders(), "sqlite": _sqlite_holders()}
 # Thousands of keys per batch: one array parameter on PostgreSQL, one JSON array on SQLite
 # (an expanded IN would render and bind a parameter per key).
 _JSON_KEYS = select(
     func.json_each(bindparam("keys_json", type_=String)).table_valued("value").c.value
 ).scalar_subquery()
-_HOLDERS = {
-    "postgresql": _holders(
-        _i.entity_key == any_(bindparam("keys", type_=postgresql.ARRAY(String)))
-    ),
-    "sqlite": _holders(_i.entity_key.in_(_JSON_KEYS)),
-}
 _COMMONNESS_COLUMNS = (COMMONNESS.c.entity_key, COMMONNESS.c.subjects, COMMONNESS.c.prior)
 _COMMONNESS = {
     "postgresql": select(*_COMMONNESS_COLUMNS, COMMONNESS.c.since).where(
