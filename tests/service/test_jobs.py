@@ -23,6 +23,7 @@ from muster.db import SystemContext, TenantContext, unit_of_work
 from muster.db.engine import Database
 from muster.db.tenancy import TenancyViolation
 from muster.worker import loop as worker_loop
+from muster.worker.backoff import next_attempt_at
 from muster.worker.jobs import (
     JOBS,
     ClaimedJob,
@@ -31,7 +32,6 @@ from muster.worker.jobs import (
     complete,
     enqueue,
     extend,
-    next_attempt_at,
     purge_done,
     queue_stats,
     release,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from muster.worker.jobs import next_attempt_at
+from muster.worker.backoff import next_attempt_at
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 

@@ -225,3 +225,19 @@ def _bind_item(state: State) -> None:
 def retry_delay(attempt: int) -> timedelta:
     """Pause before retry `attempt` (1, 2, …) of a retryable action: 0.5 s doubling, ≤ 8 s."""
     return timedelta(seconds=min(8.0, 0.5 * 2 ** (attempt - 1)))
+
+
+def logged(
+    step: AnyStep, event: Event
+) -> tuple[str, str, dict[str, Any], dict[str, Any], str | None]:
+    """What the step log records of `event` on `step`: kind, outcome, input, output, error."""
+    kind = type(step).__name__.removesuffix("Step").lower()
+    if isinstance(event, Failed):
+        return kind, "error", {}, {}, event.error
+    if isinstance(event, TimedOut):
+        return kind, "timeout", {}, {}, None
+    if isinstance(event, Answered):
+        return kind, "answered", {}, {"answer": event.answer, "by": event.by}, None
+    if isinstance(event, ChildEnded):
+        return kind, "ok" if event.ok else "error", {}, {"memory": event.memory}, event.error
+    return kind, "ok", {}, event.output, None

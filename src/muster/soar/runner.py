@@ -281,7 +281,7 @@ class Runner:
             inputs = external.params.model_dump(mode="json")
             return self._after_action(definition, state, step, external.action, event, now, inputs)
         if event is not None:
-            return engine.route(definition, state, step, event, now), _describe(step, event)
+            return engine.route(definition, state, step, event, now), engine.logged(step, event)
         if not isinstance(step, ActionStep):
             items = loop_items(step, state.memory, view) if isinstance(step, LoopStep) else None
             move = engine.arrive(
@@ -297,7 +297,7 @@ class Runner:
         action = self.actions.get(step.action)
         if action is None:
             failed = engine.Failed(f"unknown action {step.action!r}")
-            return engine.route(definition, state, step, failed, now), _describe(step, failed)
+            return engine.route(definition, state, step, failed, now), engine.logged(step, failed)
         wants_alerts = "alerts" in str(step.params) or "entities" in str(step.params)
         try:
             rendered = render(
@@ -306,7 +306,7 @@ class Runner:
             params = action.Input.model_validate(rendered)
         except (TemplateError, ValidationError) as exc:
             failed = engine.Failed(f"bad parameters: {exc}")
-            return engine.route(definition, state, step, failed, now), _describe(step, failed)
+            return engine.route(definition, state, step, failed, now), engine.logged(step, failed)
         ctx = ActionContext(
             tenant_id=process.tenant_id,
             process_id=process.id,
@@ -364,21 +364,6 @@ def _applies(process: SoarProcess, expect: Expect | None) -> bool:
     if process.status != expect.status or process.steps_run != expect.steps_run:
         return False
     return expect.step_id is None or process.current_step_id == expect.step_id
-
-
-def _describe(
-    step: AnyStep, event: engine.Event
-) -> tuple[str, str, dict[str, Any], dict[str, Any], str | None]:
-    kind = type(step).__name__.removesuffix("Step").lower()
-    if isinstance(event, engine.Failed):
-        return kind, "error", {}, {}, event.error
-    if isinstance(event, engine.TimedOut):
-        return kind, "timeout", {}, {}, None
-    if isinstance(event, engine.Answered):
-        return kind, "answered", {}, {"answer": event.answer, "by": event.by}, None
-    if isinstance(event, engine.ChildEnded):
-        return kind, "ok" if event.ok else "error", {}, {"memory": event.memory}, event.error
-    return kind, "ok", {}, event.output, None
 
 
 def _tenant_settings(session: Session, tenant_id: uuid.UUID) -> dict[str, Any]:

@@ -60,7 +60,6 @@ __all__ = [
     "enqueue",
     "enqueue_fresh",
     "extend",
-    "next_attempt_at",
     "purge_done",
     "queue_stats",
     "release",
@@ -385,23 +384,6 @@ def queue_stats(session: Session, *, now: datetime) -> QueueStats:
         failed=int(counts.get(FAILED, 0)),
         oldest_queued_age_seconds=age,
     )
-
-
-def next_attempt_at(
-    attempts: int,
-    now: datetime,
-    *,
-    base: timedelta = timedelta(seconds=1),
-    cap: timedelta = timedelta(minutes=5),
-    max_attempts: int = 8,
-) -> datetime | None:
-    """When to retry after `attempts` failed attempts: `now + min(cap, base * 2**(attempts-1))`,
-    or None (give up) once `attempts >= max_attempts`."""
-    if attempts >= max_attempts:
-        return None
-    exponent = max(attempts, 1) - 1
-    delay = cap if exponent >= 32 else min(cap, base * (2**exponent))
-    return now + delay
 
 
 def _held(job_id: uuid.UUID, worker_id: str) -> Any:

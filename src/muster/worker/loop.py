@@ -49,6 +49,7 @@ from sqlalchemy.exc import OperationalError
 from muster.clock import Clock
 from muster.db import SystemContext, unit_of_work
 from muster.db.engine import Database
+from muster.worker.backoff import next_attempt_at
 from muster.worker.jobs import (
     ClaimedJob,
     LeaseLost,
@@ -56,7 +57,6 @@ from muster.worker.jobs import (
     complete,
     completed_here,
     extend,
-    next_attempt_at,
     purge_done,
     release,
     unclaim,
