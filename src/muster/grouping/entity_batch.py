@@ -34,6 +34,12 @@ def worth_looking_up(key: EntityKey, seen: Seen | None) -> bool:
     return seen is None or weight(key.kind, seen.spread) >= LOOKUP_WEIGHT
 
 
+def too_common(alert_keys: Sequence[Sequence[EntityKey]], seen: Mapping[str, Seen]) -> set[str]:
+    """The keys the alerts name that are not `worth_looking_up`."""
+    distinct = {k.key: k for keys in alert_keys for k in keys}
+    return {key for key, k in distinct.items() if not worth_looking_up(k, seen.get(key))}
+
+
 @dataclass(frozen=True, slots=True)
 class Held:
     """One index entry: an incident holds an entity, first named there by `subject`."""
@@ -52,13 +58,11 @@ class EntityBatch:
         held: Iterable[Held],
         seen: Mapping[str, Seen],
         subjects: Sequence[str | None] | None = None,
+        skipped: set[str] | None = None,
     ) -> None:
         self.alert_keys = alert_keys
-        # too common to look up or index (`worth_looking_up`); still counted
-        distinct = {k.key: k for keys in alert_keys for k in keys}
-        self.skipped = {
-            key for key, k in distinct.items() if not worth_looking_up(k, seen.get(key))
-        }
+        # too common to look up or index (`too_common`, unless the caller has it); still counted
+        self.skipped = too_common(alert_keys, seen) if skipped is None else skipped
         # what each alert is about (default: its first host or account)
         self.subjects = list(subjects or [subject_of(keys) for keys in alert_keys])
         self.holders: dict[str, list[uuid.UUID]] = defaultdict(list)

@@ -33,7 +33,7 @@ from muster.alerts.entities import named_entities_of_row
 from muster.db.tenancy import tenant_id_of
 from muster.grouping.commonness import Seen
 from muster.grouping.decision import Candidate, candidate_of
-from muster.grouping.entity_batch import HOLDERS_PER_KEY, EntityBatch, Held, worth_looking_up
+from muster.grouping.entity_batch import HOLDERS_PER_KEY, EntityBatch, Held, too_common
 from muster.grouping.entity_keys import alert_keys, primary_subject
 from muster.incidents.repository import POOL_COLUMNS
 from muster.models import EntityCommonness, EntityIncident, Incident
@@ -242,9 +242,9 @@ def load_entity_batch(
     queries."""
     named = [alert_keys(named_entities_of_row(row)) for row in rows]
     repository = EntityRepository(session)
-    every = {key.key: key for keys in named for key in keys}
-    seen = repository.commonness(every.keys())
-    wanted = {k for k, key in every.items() if worth_looking_up(key, seen.get(k))}
-    held, incidents, extras = repository.holders(wanted, since)
+    every = {key.key for keys in named for key in keys}
+    seen = repository.commonness(every)
+    skipped = too_common(named, seen)
+    held, incidents, extras = repository.holders(every - skipped, since)
     subjects = [primary_subject(row, keys) for row, keys in zip(rows, named, strict=True)]
-    return EntityBatch(named, held, seen, subjects), incidents, extras
+    return EntityBatch(named, held, seen, subjects, skipped), incidents, extras
