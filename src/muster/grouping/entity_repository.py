@@ -84,11 +84,15 @@ def _pg_holders() -> Any:
     )
 
 
+def _json_keys() -> Any:
+    """SQLite: the batch's keys, one JSON array parameter, as a table of `value`s."""
+    return func.json_each(bindparam("keys_json", type_=String)).table_valued("value")
+
+
 def _sqlite_holders() -> Any:
     """SQLite (no lateral joins): per key of the batch (a JSON array parameter), the rowids
     of its most recent entries, then those entries."""
-    keys = func.json_each(bindparam("keys_json", type_=String)).table_valued("value")
-    keys = keys.alias("batch_keys")
+    keys = _json_keys().alias("batch_keys")
     return (
         select(_i.entity_key, _i.subject, *POOL_COLUMNS)
         .select_from(keys)
@@ -105,9 +109,7 @@ def _sqlite_holders() -> Any:
 _HOLDERS = {"postgresql": _pg_holders(), "sqlite": _sqlite_holders()}
 # Thousands of keys per batch: one array parameter on PostgreSQL, one JSON array on SQLite
 # (an expanded IN would render and bind a parameter per key).
-_JSON_KEYS = select(
-    func.json_each(bindparam("keys_json", type_=String)).table_valued("value").c.value
-).scalar_subquery()
+_JSON_KEYS = select(_json_keys().c.value).scalar_subquery()
 _COMMONNESS_COLUMNS = (COMMONNESS.c.entity_key, COMMONNESS.c.subjects, COMMONNESS.c.prior)
 _COMMONNESS = {
     "postgresql": select(*_COMMONNESS_COLUMNS, COMMONNESS.c.since).where(
