@@ -25,6 +25,7 @@ from muster.incidents.lifecycle import Actor
 from muster.incidents.schemas import IncidentCreate
 from muster.incidents.service import create_incident
 from muster.models import AuditEvent, Comment, Incident
+from muster.soar.actions import enrich_actions
 from muster.soar.actions.base import ActionContext, load_actions
 
 # in the future: the shared server's SLA scan must not raise events on these incidents
@@ -338,6 +339,22 @@ class TestRelatedIncidents:
         assert len(wider["incidents"]) == 4
         limited = run(db, tenant, this, "related_incidents", {"limit": 1}, now)
         assert [item["id"] for item in limited["incidents"]] == [str(by_src_ip)]
+
+    def test_only_the_tenants_newest_alerts_are_examined(
+        self, db: Database, tenant: TenantKeys, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        now = T0
+        this = incident_with(db, tenant, now - timedelta(hours=1), hostname="edge-9")
+        older = incident_with(db, tenant, now - timedelta(days=2), hostname="EDGE-9")
+        newer = incident_with(db, tenant, now - timedelta(days=1), hostname="edge-9")
+        for hours in (2, 3):  # two unrelated alerts, newer than both relatives
+            incident_with(db, tenant, now - timedelta(hours=hours), hostname=f"other-{hours}")
+        everything = run(db, tenant, this, "related_incidents", {}, now)
+        assert [item["id"] for item in everything["incidents"]] == [str(newer), str(older)]
+        # the newest 4 alerts: this incident's, the two unrelated ones and `newer`'s
+        monkeypatch.setattr(enrich_actions, "MAX_EXAMINED", 4)
+        bounded = run(db, tenant, this, "related_incidents", {}, now)
+        assert [item["id"] for item in bounded["incidents"]] == [str(newer)]
 
     def test_an_incident_without_alerts_has_no_relatives(
         self, db: Database, tenant: TenantKeys, incident: uuid.UUID

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -69,4 +70,39 @@ def test_zero_interval_turns_the_thread_off(tmp_path: Path) -> None:
         with db.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
     finally:
+        db.dispose()
+
+
+def test_a_log_past_its_limit_is_emptied_while_readers_keep_reading(tmp_path: Path) -> None:
+    path = tmp_path / "busy.db"
+    db = create_db_engine(_settings(path, 0.05), background_checkpoints=True)
+    assert db.checkpointer is not None
+    db.checkpointer.max_log_pages = 100  # ~400 KB
+    wal = Path(f"{path}-wal")
+    stop = threading.Event()
+
+    def read_without_pause() -> None:
+        # overlapping read transactions: a PASSIVE checkpoint alone never resets the log
+        while not stop.is_set():
+            with db.engine.connect() as conn:
+                conn.execute(text("SELECT count(*) FROM blob")).scalar()
+
+    try:
+        _fill(db, rows=8)
+        readers = [threading.Thread(target=read_without_pause) for _ in range(3)]
+        for reader in readers:
+            reader.start()
+        largest = 0
+        for _ in range(20):  # ~2.5 MB of writes, in the log's terms
+            _fill(db, rows=8)
+            largest = max(largest, wal.stat().st_size)
+        assert largest > 400_000  # the log did go past its limit
+        assert _wait_for(lambda: wal.stat().st_size < 400_000)
+        stop.set()
+        for reader in readers:
+            reader.join()
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM blob")).scalar() == 8 * 21
+    finally:
+        stop.set()
         db.dispose()

@@ -1,7 +1,8 @@
-"""Structural audits (no database): every tenant table is scoped, every API route authenticated.
+"""Structural audits: every tenant table is scoped, every API route authenticated.
 
-Each audit is a function over its input (a registry, an app) so the audit itself is tested on
-a deliberately broken input, proving it can fail.
+Each audit is a function over its input (a registry, an app, a database's columns) so the audit
+itself is tested on a deliberately broken input, proving it can fail. Only the comparison with
+the live migrated database needs a database (on SQLite and PostgreSQL).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import fastapi.routing
 import pytest
 from fastapi import Depends, FastAPI
 from fastapi.dependencies.models import Dependant
-from sqlalchemy import ForeignKey, MetaData
+from sqlalchemy import Column, ForeignKey, MetaData, Table, Uuid, inspect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
 from starlette.routing import Mount
 
@@ -23,6 +24,7 @@ from muster.api import create_app
 from muster.api.deps import AUTHENTICATES, principal
 from muster.config import Settings
 from muster.db.base import Base, TenantScoped
+from muster.db.engine import Database
 
 # Tables that carry tenant_id but are deliberately not TenantScoped, and why.
 UNSCOPED_ALLOWED = {
@@ -36,6 +38,7 @@ UNSCOPED_ALLOWED = {
 API_ROOTS = ("", "/api/beta/partners", "/api/v2", "/subscriptions", "/ui")
 PUBLIC_PATHS = {
     "/health",
+    "/health/ready",  # readiness: pings the database, shows nothing
     "/metrics",  # Prometheus: counts only; `metrics_token` can require a bearer token
     "/",  # redirects to /ui/
     "/ui/",  # redirects to the queue or the login page
@@ -49,13 +52,44 @@ PUBLIC_PATHS = {
 
 
 def unscoped_tenant_tables(reg: registry) -> dict[str, str]:
-    """table name -> class name, for mapped tables with `tenant_id` not marked TenantScoped."""
+    """table name -> what defines it, for tables with `tenant_id` that no TenantScoped class
+    maps: mapped tables (by class name) and plain `Table()`s of the registry's metadata."""
+    scoped = {
+        table.name
+        for mapper in reg.mappers
+        if issubclass(mapper.class_, TenantScoped)
+        for table in mapper.tables
+    }
     found: dict[str, str] = {}
     for mapper in reg.mappers:
         for table in mapper.tables:
-            if "tenant_id" in table.c and not issubclass(mapper.class_, TenantScoped):
+            if "tenant_id" in table.c and table.name not in scoped:
                 found[table.name] = mapper.class_.__name__
+    for table in reg.metadata.tables.values():
+        if "tenant_id" in table.c and table.name not in scoped:
+            found.setdefault(table.name, "Table()")
     return found
+
+
+def tenant_tables_outside_models(live: dict[str, set[str]], metadata: MetaData) -> dict[str, str]:
+    """table name -> why, for tables of a database (name -> its columns) that have `tenant_id`
+    where the models do not: a table only a migration made, or a `tenant_id` only a migration
+    added. Neither would be scoped."""
+    found: dict[str, str] = {}
+    for name, columns in live.items():
+        if "tenant_id" not in columns:
+            continue
+        if name not in metadata.tables:
+            found[name] = "not in the models"
+        elif "tenant_id" not in metadata.tables[name].c:
+            found[name] = "tenant_id not in the model"
+    return found
+
+
+def live_columns(db: Database) -> dict[str, set[str]]:
+    """table name -> column names, of the migrated database."""
+    found = inspect(db.engine)
+    return {name: {c["name"] for c in found.get_columns(name)} for name in found.get_table_names()}
 
 
 def calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
@@ -116,7 +150,7 @@ class TestMapperAudit:
     def test_the_tenant_tables_are_all_registered(self) -> None:
         """Guards the audit's input: if models were not imported it would pass vacuously."""
         scoped = {
-            m.local_table.name for m in Base.registry.mappers if issubclass(m.class_, TenantScoped)
+            m.tables[0].name for m in Base.registry.mappers if issubclass(m.class_, TenantScoped)
         }
         assert {
             "incidents",
@@ -132,7 +166,7 @@ class TestMapperAudit:
             if not issubclass(mapper.class_, TenantScoped):
                 continue
             column = mapper.local_table.c.tenant_id
-            assert not column.nullable, mapper.local_table.name
+            assert not column.nullable, mapper.tables[0].name
             assert {fk.column.table.name for fk in column.foreign_keys} == {"tenants"}
 
     def test_the_audit_catches_an_unscoped_table(self) -> None:
@@ -152,7 +186,32 @@ class TestMapperAudit:
             __tablename__ = "fine"
             id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
 
-        assert unscoped_tenant_tables(Other.registry) == {"leaky": "Leaky"}
+        Table("raw", Other.metadata, Column("tenant_id", Uuid, ForeignKey("tenants.id")))
+        Table("plain", Other.metadata, Column("id", Uuid, primary_key=True))
+
+        assert unscoped_tenant_tables(Other.registry) == {"leaky": "Leaky", "raw": "Table()"}
+
+    def test_the_migrated_database_has_no_other_tenant_tables(self, db: Database) -> None:
+        live = live_columns(db)
+        assert {"incidents", "alerts", "alembic_version"} <= set(live)  # the audit's input
+        escaped = tenant_tables_outside_models(live, Base.metadata)
+        assert not escaped, f"tables with tenant_id the models do not scope: {escaped}"
+        tenant_tables = {name for name, columns in live.items() if "tenant_id" in columns}
+        assert tenant_tables == {
+            name for name, table in Base.metadata.tables.items() if "tenant_id" in table.c
+        }
+
+    def test_the_database_audit_catches_a_migration_only_table(self) -> None:
+        live = {
+            "incidents": {"id", "tenant_id"},
+            "tenants": {"id", "name", "tenant_id"},
+            "made_by_a_migration": {"id", "tenant_id"},
+            "alembic_version": {"version_num"},
+        }
+        assert tenant_tables_outside_models(live, Base.metadata) == {
+            "made_by_a_migration": "not in the models",
+            "tenants": "tenant_id not in the model",
+        }
 
 
 class TestRouteAudit:

@@ -11,18 +11,11 @@ schema (skipped when no server answers, unless MUSTER_REQUIRE_POSTGRES=1).
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import socket
-import subprocess
-import sys
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +29,8 @@ from muster.soar.transitions import RUN
 from muster.worker.jobs import JOBS
 from tests.conftest import REQUIRE_PG, _pg_reachable, fresh_database_url
 from tests.factories import alert
+from tests.live.processes import Processes, free_port, health_status, wait_for
+from tests.live.receiver import Receiver, serving
 
 LEASE_S = 3  # MUSTER_JOB_LEASE_SECONDS of both workers
 FIRST_HOLD_S = 10.0  # how long the receiver holds the first webhook
@@ -43,86 +38,16 @@ HTTP_TIMEOUT_S = 2  # MUSTER_HTTP_ACTION_TIMEOUT_SECONDS: bounds each webhook at
 # worker B started -> process FINISHED: the dead worker had renewed its lease to cover the
 # webhook it was sending (its time limit + 5 s), so B takes over only after that
 RESUME_WITHIN_S = 20.0
-CLI = "import sys; from muster.cli import main; sys.argv[0] = 'muster'; main()"
 
 
 # ------------------------------------------------------------------ the webhook receiver
 
 
-@dataclass(frozen=True)
-class Hook:
-    """One request as the receiver saw it."""
-
-    path: str
-    idempotency_key: str | None
-    body: Any
-    at: float  # time.monotonic() on arrival
-
-
-class Receiver(ThreadingHTTPServer):
-    """Records every POST; holds the first `/hook` request up to FIRST_HOLD_S, answers the
-    others at once."""
-
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _HookHandler)
-        self.lock = threading.Lock()
-        self.hooks: list[Hook] = []
-        self.first = threading.Event()  # the first /hook request arrived
-        self.release = threading.Event()  # let the held request answer (teardown)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_port}/hook"
-
-    def received(self) -> list[Hook]:
-        with self.lock:
-            return list(self.hooks)
-
-
-class _HookHandler(BaseHTTPRequestHandler):
-    server: Receiver
-
-    def log_message(self, format: str, *args: Any) -> None:  # keep pytest output clean
-        pass
-
-    def do_POST(self) -> None:
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        try:
-            body: Any = json.loads(raw)
-        except ValueError:
-            body = raw.decode(errors="replace")
-        hook = Hook(self.path, self.headers.get("Idempotency-Key"), body, time.monotonic())
-        with self.server.lock:
-            self.server.hooks.append(hook)
-            first = sum(h.path == "/hook" for h in self.server.hooks) == 1 and hook.path == "/hook"
-        if first:
-            self.server.first.set()
-            self.server.release.wait(FIRST_HOLD_S)
-        answer = b'{"received": true}'
-        try:
-            self.send_response(200 if hook.path == "/hook" else 404)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
-        except OSError:  # the killed worker's connection is gone
-            pass
-
-
 @pytest.fixture()
 def receiver() -> Iterator[Receiver]:
-    server = Receiver()
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.release.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    """The webhook receiver, holding the first webhook up to FIRST_HOLD_S."""
+    with serving(Receiver(hold_first_s=FIRST_HOLD_S)) as running:
+        yield running
 
 
 # ------------------------------------------------------------------ the database
@@ -140,87 +65,6 @@ def database_url(
     name = f"crash_{uuid.uuid4().hex[:12]}"
     with fresh_database_url(request.param, name, tmp_path_factory) as url:
         yield url
-
-
-# ------------------------------------------------------------------ muster subprocesses
-
-
-class Processes:
-    """`muster` commands run by the test; long-running ones log to files in `logs`."""
-
-    def __init__(self, env: dict[str, str], logs: Path) -> None:
-        self.env = env
-        self.logs = logs
-        self.running: dict[str, subprocess.Popen[bytes]] = {}
-
-    def run_json(self, *args: str) -> Any:
-        """Run a command to its end and parse its JSON output."""
-        done = self.run(*args)
-        return json.loads(done.stdout)
-
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            [sys.executable, "-c", CLI, *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert done.returncode == 0, f"muster {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-        return done
-
-    def start(self, name: str, *args: str, **env: str) -> subprocess.Popen[bytes]:
-        with (self.logs / f"{name}.log").open("wb") as out:
-            process = subprocess.Popen(
-                [sys.executable, "-c", CLI, *args],
-                env={**self.env, **env},
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        self.running[name] = process
-        return process
-
-    def tails(self) -> str:
-        """The end of every log, for failure messages."""
-        parts = []
-        for name in self.running:
-            lines = (self.logs / f"{name}.log").read_text(errors="replace").splitlines()
-            parts.append(
-                f"--- {name} (exit {self.running[name].poll()}):\n" + "\n".join(lines[-40:])
-            )
-        return "\n".join(parts)
-
-    def stop_all(self) -> None:
-        for process in self.running.values():
-            if process.poll() is None:
-                process.terminate()
-        for process in self.running.values():
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
-def wait_for(
-    fetch: Callable[[], Any], done: Callable[[Any], bool], timeout: float, why: Callable[[], str]
-) -> Any:
-    """Poll until `done(fetch())`; return the last answer (fail with it on timeout)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        last = fetch()
-        if done(last):
-            return last
-        if time.monotonic() > deadline:
-            pytest.fail(f"not reached in {timeout}s; last: {last}\n{why()}")
-        time.sleep(0.1)
 
 
 def playbook(url: str) -> dict[str, Any]:
@@ -274,7 +118,8 @@ def test_a_run_whose_worker_was_killed_mid_webhook_is_finished_by_another_worker
     }
     muster = Processes(env, tmp_path)
     port = free_port()
-    api = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
+    base_url = f"http://127.0.0.1:{port}"
+    api = httpx.Client(base_url=base_url, timeout=10)
     try:
         muster.run("db", "upgrade")
         muster.start("serve", "serve", "--host", "127.0.0.1", "--port", str(port))
@@ -288,14 +133,7 @@ def test_a_run_whose_worker_was_killed_mid_webhook_is_finished_by_another_worker
         }
         analyst = {"Authorization": f"Bearer {keys['analyst']}"}
         admin = {"Authorization": f"Bearer {keys['tenant_admin']}"}
-
-        def up() -> bool:
-            try:
-                return api.get("/health").status_code == 200
-            except httpx.TransportError:
-                return False
-
-        wait_for(up, bool, 30, muster.tails)
+        wait_for(lambda: health_status(base_url), lambda s: s == 200, 30, muster.tails)
         allowed = api.patch(
             f"/api/v1/tenants/{tenant['id']}",
             json={"settings": {"soarAllowedHosts": ["127.0.0.1"]}},

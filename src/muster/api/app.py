@@ -13,11 +13,13 @@ from muster import __version__
 from muster.alerts.combiner import IngestCombiner
 from muster.api import problems
 from muster.api.deps import Services, refuse_nul_in_url
-from muster.api.facades import BareMountPaths, mount_facades, render_for
+from muster.api.facades import BareMountPaths, mount_facades, render_by_path, render_for
 from muster.api.limits import BodyLimit
+from muster.api.openapi_errors import ErrorFormat, declare_errors
 from muster.api.routes import (
     alerts,
     apikeys,
+    audit,
     grouping_rules,
     incidents,
     metrics,
@@ -29,6 +31,7 @@ from muster.api.routes import (
     users,
     webhooks,
 )
+from muster.api.security_headers import install as install_security_headers
 from muster.auth.cache import PrincipalCache
 from muster.clock import Clock, SystemClock
 from muster.config import Settings
@@ -96,9 +99,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         combiner=combiner,
         auth_cache=PrincipalCache(settings.auth_cache_seconds),
     )
-    problems.install(app)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, render_for=render_for)
+    problems.install(app, render_by_path)  # a compat path no mount took: its API's format
+    declare_errors(app, ErrorFormat(problems.Problem, problems.PROBLEM_JSON))
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_body_bytes,
+        max_depth=settings.max_json_depth,
+        render_for=render_for,
+    )
     app.add_middleware(BareMountPaths)
+    install_security_headers(app, settings)  # outermost: every response, CORS when configured
 
     api = APIRouter(prefix="/api/v1")
     for module in (
@@ -112,6 +122,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         sla,
         metrics,
         webhooks,
+        audit,
     ):
         api.include_router(module.router)
     api.include_router(soar.router)
@@ -128,5 +139,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     @app.get("/health", tags=["service"], summary="Liveness (no database access)")
     async def health() -> JSONResponse:
         return JSONResponse({"status": "ok", "version": __version__})
+
+    @app.get(
+        "/health/ready",
+        tags=["service"],
+        summary="Readiness: the database answers (503 with Retry-After while it does not)",
+    )
+    def ready() -> JSONResponse:
+        db.ping()
+        return JSONResponse({"status": "ok", "database": "ok", "version": __version__})
 
     return app

@@ -6,8 +6,9 @@
 | `/api/v2` | ContraForce v2 API | RFC 7807 with ContraForce's codes |
 | `/subscriptions` | Microsoft Sentinel incidents API | `{error: {code, message}}` |
 
-Failures raised before routing (a body over the size limit) are rendered in the format of the
-API the path belongs to (`render_for`).
+Failures raised before routing (a body over the size limit) or by the main app's router (a
+path no mount's pattern takes, such as one holding a newline) are rendered in the format of
+the API the path belongs to (`render_for`, `render_by_path`).
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from fastapi import FastAPI
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from muster.api.deps import Services
-from muster.api.problems import Render, render_problem
+from muster.api.problems import ErrorInfo, Render, render_problem
 from muster.compat.contraforce import create_beta_app, create_v2_app
 from muster.compat.contraforce.errors import render_beta, render_v2
 from muster.compat.sentinel.app import create_app as create_sentinel_app
@@ -54,6 +56,11 @@ def render_for(path: str) -> Render:
         if path == facade.prefix or path.startswith(facade.prefix + "/"):
             return facade.render
     return render_problem
+
+
+def render_by_path(info: ErrorInfo) -> Response:
+    """Render a failure in the format of the API its path (`instance`) belongs to."""
+    return render_for(info.instance)(info)
 
 
 class BareMountPaths:

@@ -10,12 +10,17 @@ import orjson
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.routing import Match, Route
 
 from muster import errors
+from muster.db.outage import RETRY_AFTER_SECONDS, database_unavailable, describe
+from muster.query import errors as query_errors
 
 log = structlog.get_logger("muster.api")
 
@@ -50,6 +55,27 @@ class ErrorInfo:
 
 
 Render = Callable[[ErrorInfo], Response]
+
+
+class FieldProblem(BaseModel):
+    """One offending field (filter errors add `line`, `column` and `expected`)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """An error answer of the native API: RFC 7807 problem+json with a stable `code`."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+    code: str
+    errors: list[FieldProblem] = Field(default_factory=list)
 
 
 def render_problem(info: ErrorInfo) -> Response:
@@ -97,6 +123,16 @@ def status_of(exc: errors.DomainError) -> tuple[int, str]:
         if cls in STATUS:
             return STATUS[cls]  # type: ignore[index]
     return 400, "Bad request"
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method the app serves at the request's path (Starlette's 405 names only those of
+    the first route that matched the path, one of several when each method has its own)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= route.methods or set()
+    return ", ".join(sorted(methods))
 
 
 def install(app: FastAPI, render: Render = render_problem) -> None:
@@ -148,14 +184,12 @@ def install(app: FastAPI, render: Render = render_problem) -> None:
             413: "request.too_large",
         }.get(exc.status_code, "http.error")
         title = {413: "Payload too large"}.get(exc.status_code, str(exc.detail))
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": allowed_methods(request)}
         return render(
             ErrorInfo(
-                exc.status_code,
-                title,
-                str(exc.detail),
-                code,
-                request.url.path,
-                headers=getattr(exc, "headers", None),
+                exc.status_code, title, str(exc.detail), code, request.url.path, headers=headers
             )
         )
 
@@ -184,9 +218,16 @@ def install(app: FastAPI, render: Render = render_problem) -> None:
             )
         )
 
-    @app.exception_handler(OperationalError)
-    async def _unavailable(request: Request, exc: DBAPIError) -> Response:
-        log.error("database_unavailable", error=str(exc.orig))
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(PoolTimeout)
+    @app.exception_handler(DisconnectionError)
+    async def _database(request: Request, exc: Exception) -> Response:
+        refused = query_errors.from_database(exc)  # a regex PostgreSQL cannot read
+        if refused is not None:
+            return await _domain(request, refused)
+        if not database_unavailable(exc):
+            return await _crash(request, exc)
+        log.error("database_unavailable", error=describe(exc))
         return render(
             ErrorInfo(
                 503,
@@ -194,7 +235,7 @@ def install(app: FastAPI, render: Render = render_problem) -> None:
                 "the database is unavailable; retry shortly",
                 "database.unavailable",
                 request.url.path,
-                headers={"Retry-After": "5"},
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
             )
         )
 

@@ -10,7 +10,7 @@ from pydantic import SecretStr
 from rich.panel import Panel
 from sqlalchemy import select
 
-from muster.cli.main import app, console
+from muster.cli.main import app, cli_actor, console
 from muster.clock import SystemClock
 from muster.config import Settings
 from muster.db import SystemContext, TenantContext, create_db_engine, unit_of_work
@@ -32,12 +32,13 @@ def bootstrap(
     db = create_db_engine(Settings())
     password = secrets.token_urlsafe(12)
     now = SystemClock().now()
+    actor = cli_actor()
     with unit_of_work(db, SystemContext()) as session:
         if session.scalar(select(Tenant.id).limit(1)) is not None:
             console.print("[dim]muster already has tenants; bootstrap skipped[/dim]")
             return
     with unit_of_work(db, SystemContext(), write=True) as session:
-        first = create_tenant(session, TenantCreate(name=tenant), now)
+        first = create_tenant(session, TenantCreate(name=tenant), now, actor=actor)
         tenant_id = first.id
         key = apikeys.create_key(
             session,
@@ -46,6 +47,7 @@ def bootstrap(
             tenant_id=None,
             created_by="bootstrap",
             now=now,
+            actor=actor,
         )
         tenant_key = apikeys.create_key(
             session,
@@ -54,6 +56,7 @@ def bootstrap(
             tenant_id=tenant_id,
             created_by="bootstrap",
             now=now,
+            actor=actor,
         )
     with unit_of_work(db, TenantContext(tenant_id), write=True) as session:
         create_user(
@@ -66,6 +69,7 @@ def bootstrap(
             ),
             now,
             by_global=True,
+            actor=actor,
         )
     console.print(
         Panel.fit(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import uuid
 from typing import Annotated
@@ -12,6 +13,7 @@ from rich.console import Console
 from muster.clock import SystemClock
 from muster.config import Settings
 from muster.db import SystemContext, TenantContext, create_db_engine, unit_of_work
+from muster.incidents.lifecycle import Actor
 from muster.models.enums import Role
 from muster.tenants import apikeys
 from muster.tenants import service as tenants
@@ -30,6 +32,20 @@ app.add_typer(apikey_app, name="apikey")
 
 console = Console(stderr=True)
 JsonFlag = Annotated[bool, typer.Option("--json", help="print the result as JSON")]
+# `serve --workers N`: uvicorn kills an API process that does not answer its health check in
+# time, and a spawned process first imports this CLI again (the console script is its main
+# module), which takes seconds on a busy machine; with uvicorn's default of 5 s every starting
+# process was killed and replaced in a loop (tests/live/test_scale_out.py).
+WORKER_HEALTHCHECK_TIMEOUT_S = 60
+
+
+def cli_actor() -> Actor:
+    """Who the audit log says made a change from the command line: `cli:<OS user>`."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no user name in the environment or the password database
+        user = "unknown"
+    return Actor("system", f"cli:{user}", f"muster CLI ({user})")
 
 
 def _print(obj: object, as_json: bool) -> None:
@@ -58,6 +74,7 @@ def serve(
         log_level=settings.log_level,
         access_log=False,
         timeout_graceful_shutdown=10,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_TIMEOUT_S,
     )
 
 
@@ -84,6 +101,7 @@ def tenant_create(
             session,
             TenantCreate(name=name, flags=TenantFlags(demo=demo, dev=dev)),
             SystemClock().now(),
+            actor=cli_actor(),
         )
         _print(tenants.to_read(tenant), as_json)
 
@@ -118,7 +136,9 @@ def _set_suspended(tenant_id: uuid.UUID, reason: str | None, as_json: bool) -> N
     with unit_of_work(db, SystemContext(), write=True) as session:
         current = tenants.to_read(tenants.get_tenant(session, tenant_id)).flags
         flags = current.model_copy(update={"suspended": reason})
-        tenant = tenants.update_tenant(session, tenant_id, TenantUpdate(flags=flags), now)
+        tenant = tenants.update_tenant(
+            session, tenant_id, TenantUpdate(flags=flags), now, actor=cli_actor()
+        )
         _print(tenants.to_read(tenant), as_json)
 
 
@@ -139,6 +159,7 @@ def user_create(
             UserCreate(email=email, name=name, role=role, password=password),
             SystemClock().now(),
             by_global=True,
+            actor=cli_actor(),
         )
         _print(user, as_json)
 
@@ -165,6 +186,7 @@ def apikey_create(
             tenant_id=tenant,
             created_by="cli",
             now=SystemClock().now(),
+            actor=cli_actor(),
         )
         _print(key, as_json)
 

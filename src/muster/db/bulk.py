@@ -18,15 +18,24 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Column, Connection, Table, insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 Processor = Callable[[Any], Any]
 COPY_FROM_ROWS = 32  # fewer rows go as one plain INSERT on PostgreSQL (a timeline entry or two)
 
 
-def insert_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+def insert_rows(
+    connection: Connection,
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    skip_existing: bool = False,
+) -> None:
     """Insert `rows` (all with the same keys, which must be column names) into `table`.
 
     Columns a row leaves out get their Python-side default, as with `insert(table)`.
+    `skip_existing` leaves out rows whose primary key is taken (ON CONFLICT DO NOTHING; on
+    PostgreSQL the rows are copied into a temporary table first).
     """
     if not rows:
         return
@@ -41,24 +50,47 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str
     tuples = [encode(row) for row in rows]
     prep = connection.dialect.identifier_preparer
     column_list = ", ".join(prep.format_column(c) for c in columns)
+    target = prep.format_table(table)
+    on_conflict = ""
+    if skip_existing:
+        keys = ", ".join(prep.format_column(c) for c in table.primary_key.columns)
+        on_conflict = f" ON CONFLICT ({keys}) DO NOTHING"
     if connection.dialect.name == "postgresql" and len(rows) < COPY_FROM_ROWS:
-        connection.execute(insert(table), [dict(row) for row in rows])  # a COPY costs more
+        stmt = insert(table)  # a COPY costs more
+        if skip_existing:
+            primary_key = list(table.primary_key.columns)
+            stmt = pg_insert(table).on_conflict_do_nothing(index_elements=primary_key)
+        connection.execute(stmt, [dict(row) for row in rows])
         return
     if connection.dialect.name == "postgresql":
-        cursor = connection.connection.cursor()
-        try:
-            with cursor.copy(  # type: ignore[attr-defined]
-                f"COPY {prep.format_table(table)} ({column_list}) FROM STDIN"
-            ) as copy:
-                for values in tuples:
-                    copy.write_row(values)
-        finally:
-            cursor.close()
+        staging = f"muster_bulk_{table.name}" if skip_existing else None
+        if staging is not None:
+            connection.exec_driver_sql(f"CREATE TEMPORARY TABLE {staging} (LIKE {target})")
+        _copy(connection, staging or target, column_list, tuples)
+        if staging is not None:
+            connection.exec_driver_sql(
+                f"INSERT INTO {target} ({column_list}) SELECT {column_list} FROM {staging}"
+                + on_conflict
+            )
+            connection.exec_driver_sql(f"DROP TABLE {staging}")
         return
     marks = ", ".join("?" for _ in columns)
     connection.exec_driver_sql(
-        f"INSERT INTO {prep.format_table(table)} ({column_list}) VALUES ({marks})", tuples
+        f"INSERT INTO {target} ({column_list}) VALUES ({marks}){on_conflict}", tuples
     )
+
+
+def _copy(connection: Connection, target: str, column_list: str, tuples: list[Any]) -> None:
+    """COPY the rows into `target` (PostgreSQL)."""
+    cursor = connection.connection.cursor()
+    try:
+        with cursor.copy(  # type: ignore[attr-defined]
+            f"COPY {target} ({column_list}) FROM STDIN"
+        ) as copy:
+            for values in tuples:
+                copy.write_row(values)
+    finally:
+        cursor.close()
 
 
 def _encoder(

@@ -6,7 +6,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -45,6 +45,11 @@ class Database:
         """`sqlite` or `postgresql`."""
         return self.engine.dialect.name
 
+    def ping(self) -> None:
+        """Run `SELECT 1` on a pooled connection; raises when the database cannot answer."""
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
     def session(self) -> Session:
         """Return a new session; only `unit_of_work` should call this."""
         return self.sessions()
@@ -70,6 +75,7 @@ def create_db_engine(
     url = make_url(settings.database_url)
     common: dict[str, Any] = {
         "echo": settings.database_echo,
+        "pool_timeout": settings.database_pool_timeout_seconds,
         "json_serializer": dumps_json,
         "json_deserializer": loads_json,
     }
@@ -98,7 +104,11 @@ def create_db_engine(
         # By default no server-side prepared statements: after five runs psycopg would prepare
         # the ingest lookups, and PostgreSQL then reuses a generic plan made when the tenant
         # had few alerts (a scan of all its alerts per batch; see docs/performance.md).
-        connect_args={"prepare_threshold": 5 if prepared_statements else None},
+        connect_args={
+            "prepare_threshold": 5 if prepared_statements else None,
+            # an unreachable server fails the request in seconds instead of TCP's minutes
+            "connect_timeout": settings.database_connect_timeout_seconds,
+        },
         **common,
     )
     return Database(engine)

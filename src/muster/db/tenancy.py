@@ -9,7 +9,8 @@ A session opened by `unit_of_work` carries a context in `session.info["ctx"]`:
   claim step use it.
 
 A statement may opt out with `execution_options(skip_tenancy=True)`; that is used only for
-checks of global uniqueness (incident hashes) that return no tenant data.
+checks of global uniqueness (incident hashes, ids a client chooses: `id_taken`) that return
+no tenant data.
 
 ORM bulk statements ignore loader criteria, so in a tenant session `insert(Model)` rows naming
 another tenant are refused, and bulk UPDATE by primary key (`update(Model)` with a list of rows)
@@ -25,8 +26,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+from sqlalchemy import event, select
+from sqlalchemy.orm import InstrumentedAttribute, ORMExecuteState, Session, with_loader_criteria
 
 from muster.db.base import TenantScoped
 
@@ -124,3 +125,13 @@ def tenant_id_of(session: Session) -> uuid.UUID:
     if isinstance(ctx, SystemContext):
         raise TenancyViolation("this operation needs a tenant context")
     return ctx.tenant_id
+
+
+def id_taken(session: Session, column: InstrumentedAttribute[uuid.UUID], ident: uuid.UUID) -> bool:
+    """True when a row of any tenant holds `ident` in `column`: the global uniqueness check of
+    an id a client chooses (it returns nothing of the row). Callers that found no such row in
+    their own tenant answer NotFound, as for any other tenant's id."""
+    found = session.scalar(
+        select(column).where(column == ident).limit(1).execution_options(skip_tenancy=True)
+    )
+    return found is not None

@@ -100,7 +100,8 @@ def _create_tenant(db: Database, wanted: str, now: datetime) -> tuple[uuid.UUID,
         while session.scalar(select(Tenant.id).where(Tenant.name == name)) is not None:
             n += 1
             name = f"{wanted} ({n})"
-        tenant = create_tenant(session, TenantCreate(name=name, flags=TenantFlags(demo=True)), now)
+        data = TenantCreate(name=name, flags=TenantFlags(demo=True))
+        tenant = create_tenant(session, data, now, actor=DEMO_ACTOR)
         return tenant.id, name
 
 
@@ -117,7 +118,7 @@ def _add_members(
                 title=member["title"],
                 role=Role(member["role"]),
             )
-            user = create_user(session, data, now, by_global=True)
+            user = create_user(session, data, now, by_global=True, actor=DEMO_ACTOR)
             actors[user.email] = Actor("user", f"user:{user.id}", user.name)
     return actors
 

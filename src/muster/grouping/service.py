@@ -1,4 +1,5 @@
-"""Grouping rules of the session's tenant: CRUD, default seeding and the active rule list."""
+"""Grouping rules of the session's tenant: CRUD (audited: `grouping_rule.created`, `.updated`,
+`.deleted`), default seeding and the active rule list."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ from typing import Any
 from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
+from muster.audit import service as audit
+from muster.audit.changes import diff
 from muster.db.tenancy import tenant_id_of
 from muster.errors import InvalidInput, NotFound
 from muster.grouping.decision import ENTITIES, KEYS, Rule
 from muster.grouping.defaults import DEFAULT_RULES
 from muster.grouping.schemas import GroupingRuleCreate, GroupingRuleUpdate
+from muster.incidents.lifecycle import SYSTEM, Actor
 from muster.models import GroupingRule
 from muster.query import Predicate, Subject, compile_predicate, parse, parse_cached
 from muster.query.tree import uses_now
@@ -120,7 +124,9 @@ def get_rule(session: Session, rule_id: uuid.UUID) -> GroupingRule:
     return rule
 
 
-def create_rule(session: Session, data: GroupingRuleCreate, now: datetime) -> GroupingRule:
+def create_rule(
+    session: Session, data: GroupingRuleCreate, now: datetime, *, actor: Actor = SYSTEM
+) -> GroupingRule:
     """Add a rule at `position` (default: last); rules at or after it move down one place."""
     _check_filter(data.filter)
     _check_strategy(data.strategy, data.key_fields)
@@ -144,14 +150,21 @@ def create_rule(session: Session, data: GroupingRuleCreate, now: datetime) -> Gr
     )
     session.add(rule)
     session.flush()
+    _audit(session, rule, "grouping_rule.created", actor, now, _audited(rule))
     return rule
 
 
 def update_rule(
-    session: Session, rule_id: uuid.UUID, data: GroupingRuleUpdate, now: datetime
+    session: Session,
+    rule_id: uuid.UUID,
+    data: GroupingRuleUpdate,
+    now: datetime,
+    *,
+    actor: Actor = SYSTEM,
 ) -> GroupingRule:
     """Change the given fields of a rule."""
     rule = get_rule(session, rule_id)
+    before = _audited(rule)
     changes = data.model_dump(exclude_unset=True)
     for name in ("name", "key_fields", "window_seconds", "max_alerts", "position", "enabled"):
         if name in changes and changes[name] is None:
@@ -167,13 +180,47 @@ def update_rule(
         setattr(rule, name, value)
     rule.updated_at = now
     session.flush()
+    changed = diff(before, _audited(rule))
+    if changed:
+        _audit(session, rule, "grouping_rule.updated", actor, now, changed)
     return rule
 
 
-def delete_rule(session: Session, rule_id: uuid.UUID) -> None:
+def delete_rule(
+    session: Session, rule_id: uuid.UUID, now: datetime, *, actor: Actor = SYSTEM
+) -> None:
     """Remove a rule; incidents it opened keep their alerts."""
-    session.delete(get_rule(session, rule_id))
+    rule = get_rule(session, rule_id)
+    _audit(session, rule, "grouping_rule.deleted", actor, now, _audited(rule))
+    session.delete(rule)
     session.flush()
+
+
+def _audited(rule: GroupingRule) -> dict[str, Any]:
+    """What the audit log shows of a rule."""
+    return {
+        "name": rule.name,
+        "position": rule.position,
+        "enabled": rule.enabled,
+        "keyFields": list(rule.key_fields or []),
+        "windowSeconds": rule.window_seconds,
+        "maxAlerts": rule.max_alerts,
+        "filter": rule.filter,
+        "extra": dict(rule.extra or {}),
+    }
+
+
+def _audit(
+    session: Session,
+    rule: GroupingRule,
+    action: str,
+    actor: Actor,
+    now: datetime,
+    changes: dict[str, Any],
+) -> None:
+    audit.record(
+        session, rule.tenant_id, "grouping_rule", rule.id, action, actor, now, changes=changes
+    )
 
 
 def _make_room(session: Session, position: int, moving: uuid.UUID | None) -> None:

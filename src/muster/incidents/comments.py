@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from muster.db.tenancy import id_taken
 from muster.errors import Conflict, Forbidden, NotFound
 from muster.incidents import lifecycle
 from muster.incidents.lifecycle import STATE_FIELDS, Actor
@@ -29,10 +30,13 @@ def add_comment(
     *,
     comment_id: uuid.UUID | None = None,
 ) -> Comment:
-    """Add a comment; a person's first comment counts as the response."""
+    """Add a comment; a person's first comment counts as the response. A `comment_id` another
+    tenant's comment holds is NotFound, as any other tenant's id."""
     incident = get_incident(session, incident_id)
     if comment_id is not None and session.get(Comment, comment_id) is not None:
         raise Conflict(f"comment {comment_id} exists", code="comment.exists")
+    if comment_id is not None and id_taken(session, Comment.id, comment_id):
+        raise NotFound("comment", comment_id)
     comment = Comment(
         id=comment_id or uuid.uuid4(),
         tenant_id=incident.tenant_id,

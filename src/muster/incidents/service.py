@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from muster.db.tenancy import tenant_id_of
+from muster.db.tenancy import id_taken, tenant_id_of
 from muster.errors import InvalidInput, InvalidTransition, NotFound, StaleVersion
 from muster.ids import normalise_incident_hash
 from muster.incidents import lifecycle
@@ -68,8 +68,11 @@ def create_incident(
     incident_id: uuid.UUID | None = None,
 ) -> Incident:
     """Open a manual incident (under `incident_id` when the caller names one, as Sentinel's
-    create-or-update does), optionally taking existing alerts into it."""
+    create-or-update does; one another tenant's incident holds is NotFound, as any other
+    tenant's id), optionally taking existing alerts into it."""
     tenant_id = tenant_id_of(session)
+    if incident_id is not None and id_taken(session, Incident.id, incident_id):
+        raise NotFound("incident", incident_id)
     repo = IncidentRepository(session)
     number = repo.allocate_numbers(tenant_id, 1)[0]
     incident = Incident(

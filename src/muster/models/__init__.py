@@ -2,11 +2,12 @@
 
 from muster.models.alert import Alert
 from muster.models.apikey import ApiKey
-from muster.models.audit import AuditEvent
+from muster.models.audit import AuditEvent, GlobalAuditEvent
 from muster.models.entity_index import EntityCommonness, EntityIncident
 from muster.models.grouping_rule import GroupingRule
 from muster.models.incident import Comment, Incident, IncidentRelation
 from muster.models.job import Job
+from muster.models.login_failure import LoginFailure
 from muster.models.playbook import Playbook, PlaybookVersion
 from muster.models.soar import SoarProcess, SoarStepLog
 from muster.models.tenant import Tenant
@@ -21,10 +22,12 @@ __all__ = [
     "Comment",
     "EntityCommonness",
     "EntityIncident",
+    "GlobalAuditEvent",
     "GroupingRule",
     "Incident",
     "IncidentRelation",
     "Job",
+    "LoginFailure",
     "Membership",
     "Playbook",
     "PlaybookVersion",

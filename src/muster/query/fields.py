@@ -17,6 +17,7 @@ import regex
 
 from muster.clock import as_utc
 from muster.query.errors import query_error
+from muster.query.patterns import repeat_problem
 from muster.query.tree import ORDERING, Condition, RelTime, Scalar
 
 MAX_PATTERN = 256
@@ -243,7 +244,7 @@ def parse_time(value: str) -> datetime | None:
     """An ISO-8601 time as aware UTC (naive means UTC), or None when it is not one."""
     try:
         return as_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: year 1 or 9999 shifted out of range
         return None
 
 
@@ -265,6 +266,9 @@ def compile_pattern(pattern: str, cond: Condition | None = None) -> regex.Patter
     """Compile a bounded regular expression, or raise `query.bad_regex`."""
     if len(pattern) > MAX_PATTERN:
         raise _err(cond, "query.bad_regex", f"a pattern holds at most {MAX_PATTERN} characters")
+    too_costly = repeat_problem(pattern)
+    if too_costly is not None:
+        raise _err(cond, "query.bad_regex", too_costly)
     try:
         return regex.compile(pattern)
     except regex.error as exc:

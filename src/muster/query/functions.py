@@ -14,11 +14,12 @@ import regex
 
 from muster.query.evaluate import in_network, regex_search
 from muster.query.fields import MAX_PATTERN
+from muster.query.patterns import repeat_problem
 
 
 @lru_cache(maxsize=256)
 def _pattern(text: str) -> regex.Pattern[str] | None:
-    if len(text) > MAX_PATTERN:
+    if len(text) > MAX_PATTERN or repeat_problem(text) is not None:
         return None
     try:
         return regex.compile(text)

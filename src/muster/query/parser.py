@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import re
 from datetime import timedelta
 from importlib import resources
@@ -11,9 +12,24 @@ from typing import Any
 from lark import Lark, Token, Transformer, UnexpectedCharacters, UnexpectedInput, v_args
 
 from muster.query.errors import QueryError, query_error
-from muster.query.tree import And, Condition, Expr, Not, Or, Path, PathPart, RelTime, Scalar
+from muster.query.tree import (
+    And,
+    Condition,
+    Expr,
+    Not,
+    Or,
+    Path,
+    PathPart,
+    RelTime,
+    Scalar,
+    depth,
+)
 
 MAX_LENGTH = 4000
+MAX_DEPTH = 32  # nested and/or/not levels: both back ends compile the tree recursively
+MAX_RELATIVE = timedelta(days=36_525)  # a relative time reaches a century back or ahead
+MAX_INDEX = 2**31 - 1  # a list index in a path (`raw.list[3]`)
+MAX_INTEGER = 2**63 - 1  # numbers compare with 64-bit database columns
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _PART = re.compile(r"\.?([A-Za-z_][A-Za-z0-9_]*)|\[([0-9]+)\]")
 _ESCAPE = re.compile(r"\\(.)")
@@ -56,7 +72,21 @@ def parse(text: str, *, field: str = "filter") -> Expr:
         result: Expr = _lark().parse(text)  # type: ignore[assignment]
     except UnexpectedInput as exc:
         raise _syntax_error(exc, text, field) from None
+    except QueryError as exc:  # a literal out of range, raised while building the tree
+        raise _renamed(exc, field) from None
+    if depth(result) > MAX_DEPTH:
+        raise query_error(
+            "query.too_deep", f"and, or and not nest at most {MAX_DEPTH} levels", field=field
+        )
     return result
+
+
+def _renamed(exc: QueryError, field: str) -> QueryError:
+    """The error naming `field` as its parameter (the tree builder does not know it)."""
+    first = exc.errors[0]
+    return query_error(
+        exc.code, first["message"], line=first["line"], column=first["column"], field=field
+    )
 
 
 @functools.lru_cache(maxsize=1024)
@@ -104,8 +134,16 @@ def _path(token: Token) -> Path:
     parts: list[PathPart] = []
     for match in _PART.finditer(str(token)):
         key, index = match.groups()
+        if index is not None and int(index) > MAX_INDEX:
+            raise _out_of_range(token, f"a list index is at most {MAX_INDEX}")
         parts.append(key if key is not None else int(index))
     return Path(tuple(parts), str(token))
+
+
+def _out_of_range(token: Token, message: str) -> QueryError:
+    return query_error(
+        "query.out_of_range", message, line=token.line or 1, column=token.column or 1
+    )
 
 
 def _unquote(text: str) -> str:
@@ -121,11 +159,17 @@ class _Build(Transformer[Token, Expr]):
 
     def number(self, tok: Token) -> int | float:
         text = str(tok)
-        return int(text) if re.fullmatch(r"[+-]?[0-9]+", text) else float(text)
+        value = int(text) if re.fullmatch(r"[+-]?[0-9]+", text) else float(text)
+        if not math.isfinite(value) or abs(value) > MAX_INTEGER:
+            raise _out_of_range(tok, f"{text} is beyond the numbers a filter compares")
+        return value
 
     def reltime(self, tok: Token) -> RelTime:
         text = str(tok)
-        return RelTime(timedelta(seconds=int(text[:-1]) * UNITS[text[-1]]))
+        seconds = int(text[:-1]) * UNITS[text[-1]]
+        if abs(seconds) > MAX_RELATIVE.total_seconds():
+            raise _out_of_range(tok, f"a relative time reaches at most {MAX_RELATIVE.days}d")
+        return RelTime(timedelta(seconds=seconds))
 
     def true(self) -> bool:
         return True

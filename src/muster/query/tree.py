@@ -65,6 +65,20 @@ NEGATED = {"!=": "=", "!contains": "contains", "!in": "in", "!incidr": "incidr"}
 ORDERING = {">", "<", ">=", "<="}
 
 
+def depth(tree: Expr) -> int:
+    """How deeply `and`, `or` and `not` nest in the expression (a condition alone is 0),
+    measured without recursion (the tree is hostile input until it is checked)."""
+    deepest, stack = 0, [(tree, 0)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        if isinstance(node, And | Or):
+            stack.extend((item, level + 1) for item in node.items)
+        elif isinstance(node, Not):
+            stack.append((node.item, level + 1))
+    return deepest
+
+
 def uses_now(tree: Expr) -> bool:
     """Whether the expression holds a relative time (its meaning moves with the clock)."""
     if isinstance(tree, And | Or):

@@ -19,8 +19,10 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from muster.audit import service as audit
 from muster.db.tenancy import tenant_id_of
 from muster.errors import NotFound
+from muster.incidents.lifecycle import SYSTEM, Actor
 from muster.models import Incident, Tenant
 from muster.sla import repository
 from muster.sla.clock import SlaFacts, SlaState, due_times, next_check_at, overall_state
@@ -69,19 +71,25 @@ def view(session: Session, now: datetime) -> SlaView:
     return SlaView(get_policy(session).at_risk_fraction, now)
 
 
-def put_policy(session: Session, document: SlaPolicyDocument, now: datetime) -> Policy:
-    """Store the tenant's policy (severities left out keep the default targets)."""
-    return _store(session, document.stored(), now)
+def put_policy(
+    session: Session, document: SlaPolicyDocument, now: datetime, *, actor: Actor = SYSTEM
+) -> Policy:
+    """Store the tenant's policy (severities left out keep the default targets);
+    `sla_policy.updated`."""
+    return _store(session, document.stored(), now, actor)
 
 
-def delete_policy(session: Session, now: datetime) -> Policy:
-    """Go back to the default policy."""
-    return _store(session, None, now)
+def delete_policy(session: Session, now: datetime, *, actor: Actor = SYSTEM) -> Policy:
+    """Go back to the default policy; `sla_policy.reset`."""
+    return _store(session, None, now, actor)
 
 
-def _store(session: Session, stored: dict[str, object] | None, now: datetime) -> Policy:
+def _store(
+    session: Session, stored: dict[str, object] | None, now: datetime, actor: Actor
+) -> Policy:
     tenant = _tenant(session)
     before = from_settings(tenant.settings)
+    stored_before = (tenant.settings or {}).get(SETTINGS_KEY)
     settings = {k: v for k, v in (tenant.settings or {}).items() if k != SETTINGS_KEY}
     if stored is not None:
         settings[SETTINGS_KEY] = stored
@@ -91,6 +99,9 @@ def _store(session: Session, stored: dict[str, object] | None, now: datetime) ->
     after = from_settings(settings)
     if after.at_risk_fraction < before.at_risk_fraction:
         repository.pull_forward(session.connection(), tenant.id, now)
+    action = "sla_policy.reset" if stored is None else "sla_policy.updated"
+    changes = {"policy": [stored_before, stored]}
+    audit.record(session, tenant.id, "sla_policy", tenant.id, action, actor, now, changes=changes)
     return after
 
 

@@ -66,6 +66,12 @@ HoldJob = Callable[[Session, float], None]
 # how long one run holds SQLite's write lock.
 MAX_STEPS_PER_TRANSACTION = 50
 TRANSACTION_BUDGET_S = 0.02
+# A run's transaction reads its incident with `FOR NO KEY UPDATE` (PostgreSQL; SQLite has one
+# writer already): an ingest in another process that adds alerts to the incident waits for
+# the steps to commit (or they wait for it, and read its version), instead of the steps'
+# versioned UPDATE matching no row and crashing the run (StaleDataError). Foreign keys to the
+# incident (alerts, timeline rows) take only KEY SHARE locks, which this does not block.
+ROW_LOCK = {"key_share": True}
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +169,7 @@ class Runner:
             if process is None or not _applies(process, expect):
                 finish_job(session)
                 return None
-            incident = session.get(Incident, process.incident_id)
+            incident = session.get(Incident, process.incident_id, with_for_update=ROW_LOCK)
             assert incident is not None
             definition = self._definition(session, process)
             if process.status == "PENDING":
@@ -254,7 +260,11 @@ class Runner:
             hold(session, 0.0)
             now = self.clock.now()
             process = session.get(SoarProcess, process_id)
-            incident = session.get(Incident, process.incident_id) if process else None
+            incident = (
+                session.get(Incident, process.incident_id, with_for_update=ROW_LOCK)
+                if process
+                else None
+            )
             if process is not None and incident is not None and process.status in ACTIVE:
                 definition = self._definition(session, process)
                 log_step(

@@ -1,4 +1,9 @@
-"""API keys: minted once, stored as a hash, revocable. Scoped by hand (see `models.apikey`)."""
+"""API keys: minted once, stored as a hash, revocable. Scoped by hand (see `models.apikey`).
+
+Minting and revoking are audited (`apikey.created`, `apikey.revoked`) in the key's tenant, or
+in the global log for global keys; the event names the key by id, name, role and prefix,
+never by its secret or hash.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from muster.audit import service as audit
 from muster.auth.keys import client_credentials, mint_key
 from muster.errors import Forbidden, NotFound
+from muster.incidents.lifecycle import SYSTEM, Actor
 from muster.models import ApiKey
 from muster.models.enums import Role
 from muster.tenants.schemas import ApiKeyCreated, ApiKeyRead
@@ -23,6 +30,7 @@ def create_key(
     tenant_id: uuid.UUID | None,
     created_by: str | None,
     now: datetime,
+    actor: Actor = SYSTEM,
 ) -> ApiKeyCreated:
     """Mint a key for a tenant, or a global one (`tenant_id` None, role global_admin)."""
     if (tenant_id is None) != (role is Role.GLOBAL_ADMIN):
@@ -43,6 +51,9 @@ def create_key(
     )
     session.add(key)
     session.flush()
+    audit.record(
+        session, tenant_id, "apikey", key.id, "apikey.created", actor, now, changes=_audited(key)
+    )
     client_id, client_secret = client_credentials(minted.plaintext)
     return ApiKeyCreated(
         **ApiKeyRead.model_validate(key).model_dump(),
@@ -62,7 +73,12 @@ def list_keys(session: Session, tenant_id: uuid.UUID | None) -> list[ApiKeyRead]
 
 
 def revoke_key(
-    session: Session, key_id: uuid.UUID, tenant_id: uuid.UUID | None, now: datetime
+    session: Session,
+    key_id: uuid.UUID,
+    tenant_id: uuid.UUID | None,
+    now: datetime,
+    *,
+    actor: Actor = SYSTEM,
 ) -> ApiKeyRead:
     """Revoke a key of `tenant_id` (None: a global key); another tenant's key is NotFound."""
     key = session.get(ApiKey, key_id)
@@ -70,5 +86,20 @@ def revoke_key(
         raise NotFound("apikey", key_id)
     if key.revoked_at is None:
         key.revoked_at = now
+        audit.record(
+            session,
+            tenant_id,
+            "apikey",
+            key.id,
+            "apikey.revoked",
+            actor,
+            now,
+            changes=_audited(key),
+        )
     session.flush()
     return ApiKeyRead.model_validate(key)
+
+
+def _audited(key: ApiKey) -> dict[str, str | None]:
+    """What the audit log shows of a key: never its secret or hash."""
+    return {"name": key.name, "role": key.role, "prefix": key.prefix, "createdBy": key.created_by}

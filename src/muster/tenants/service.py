@@ -11,8 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from muster.audit import service as audit
+from muster.audit.changes import diff, tenant_action
 from muster.errors import Conflict, InvalidInput, NotFound
 from muster.grouping.service import seed_defaults
+from muster.incidents.lifecycle import SYSTEM, Actor
 from muster.models import Tenant
 from muster.sla.policy import SETTINGS_KEY as SLA_POLICY
 from muster.sla.policy import SlaPolicyDocument
@@ -20,8 +23,10 @@ from muster.tenants.intake import check_settings
 from muster.tenants.schemas import TenantCreate, TenantFlags, TenantRead, TenantUpdate
 
 
-def create_tenant(session: Session, data: TenantCreate, now: datetime) -> Tenant:
-    """Create a tenant with the default grouping rules."""
+def create_tenant(
+    session: Session, data: TenantCreate, now: datetime, *, actor: Actor = SYSTEM
+) -> Tenant:
+    """Create a tenant with the default grouping rules; audited in its own log."""
     if session.scalar(select(Tenant.id).where(Tenant.name == data.name)) is not None:
         raise Conflict(f"a tenant named {data.name!r} exists", code="tenant.name_taken")
     tenant = Tenant(
@@ -39,6 +44,16 @@ def create_tenant(session: Session, data: TenantCreate, now: datetime) -> Tenant
         raise Conflict(f"a tenant named {data.name!r} exists", code="tenant.name_taken") from None
     seed_defaults(session, tenant.id, now)
     session.flush()
+    audit.record(
+        session,
+        tenant.id,
+        "tenant",
+        tenant.id,
+        "tenant.created",
+        actor,
+        now,
+        changes=_audited(tenant),
+    )
     return tenant
 
 
@@ -59,11 +74,18 @@ def get_tenant(session: Session, tenant_id: uuid.UUID) -> Tenant:
 
 
 def update_tenant(
-    session: Session, tenant_id: uuid.UUID, data: TenantUpdate, now: datetime
+    session: Session,
+    tenant_id: uuid.UUID,
+    data: TenantUpdate,
+    now: datetime,
+    *,
+    actor: Actor = SYSTEM,
 ) -> Tenant:
     """Rename, change flags (suspend, evaluation, demo, dev) or settings (SLA policy and
-    e-mail intake checked: `muster.sla.policy`, `muster.tenants.intake`)."""
+    e-mail intake checked: `muster.sla.policy`, `muster.tenants.intake`); a change is audited
+    (`tenant.suspended`, `tenant.resumed` or `tenant.updated`)."""
     tenant = get_tenant(session, tenant_id)
+    before = _audited(tenant)
     if data.name is not None:
         tenant.name = data.name
     if data.flags is not None:
@@ -75,12 +97,23 @@ def update_tenant(
         session.flush()
     except IntegrityError:
         raise Conflict(f"a tenant named {data.name!r} exists", code="tenant.name_taken") from None
+    changes = diff(before, _audited(tenant))
+    if changes:
+        action = tenant_action(changes)
+        audit.record(session, tenant.id, "tenant", tenant.id, action, actor, now, changes=changes)
     return tenant
 
 
-def delete_tenant(session: Session, tenant_id: uuid.UUID) -> None:
-    """Remove a tenant and everything it owns."""
-    session.delete(get_tenant(session, tenant_id))
+def delete_tenant(
+    session: Session, tenant_id: uuid.UUID, now: datetime, *, actor: Actor = SYSTEM
+) -> None:
+    """Remove a tenant and everything it owns, its audit log included: the deletion is
+    audited in the global log."""
+    tenant = get_tenant(session, tenant_id)
+    audit.record(
+        session, None, "tenant", tenant.id, "tenant.deleted", actor, now, changes=_audited(tenant)
+    )
+    session.delete(tenant)
     session.flush()
 
 
@@ -99,6 +132,18 @@ def to_read(tenant: Tenant) -> TenantRead:
         created_at=tenant.created_at,
         updated_at=tenant.updated_at,
     )
+
+
+def _audited(tenant: Tenant) -> dict[str, Any]:
+    """What the audit log shows of a tenant: name, flags, settings."""
+    return {
+        "name": tenant.name,
+        "suspended": tenant.suspended,
+        "eval": tenant.eval_expires_at,
+        "demo": tenant.demo,
+        "dev": tenant.dev,
+        **{f"settings.{name}": value for name, value in (tenant.settings or {}).items()},
+    }
 
 
 def _apply_flags(tenant: Tenant, flags: TenantFlags) -> None:

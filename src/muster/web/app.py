@@ -14,7 +14,8 @@ import structlog
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
@@ -23,6 +24,7 @@ from starlette.staticfiles import StaticFiles
 from muster import __version__, errors
 from muster.api.deps import Services, refuse_nul_in_url
 from muster.api.problems import status_of
+from muster.db.outage import RETRY_AFTER_SECONDS, database_unavailable, describe
 from muster.web import (
     routes_admin,
     routes_alerts,
@@ -36,7 +38,6 @@ from muster.web import (
     routes_webhooks,
 )
 from muster.web.pages import error_page, login_redirect
-from muster.web.security import SecurityHeaders
 
 STATIC_DIR = Path(__file__).parent / "static"
 log = structlog.get_logger("muster.web")
@@ -83,10 +84,16 @@ def install_error_pages(app: FastAPI) -> None:
         log.warning("integrity_error", error=str(exc.orig))
         return error_page(request, 409, "Conflict", "a concurrent change wrote the same data")
 
-    @app.exception_handler(OperationalError)
-    async def _unavailable(request: Request, exc: OperationalError) -> Response:
-        log.error("database_unavailable", error=str(exc.orig))
-        return error_page(request, 503, "Unavailable", "the database is unavailable; retry")
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(PoolTimeout)
+    @app.exception_handler(DisconnectionError)
+    async def _database(request: Request, exc: Exception) -> Response:
+        if not database_unavailable(exc):
+            return await _crash(request, exc)
+        log.error("database_unavailable", error=describe(exc))
+        page = error_page(request, 503, "Unavailable", "the database is unavailable; retry")
+        page.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return page
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> Response:
@@ -106,7 +113,6 @@ def create_web_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     install_error_pages(app)
-    app.add_middleware(SecurityHeaders)
     for module in (
         routes_login,
         routes_queue,

@@ -66,7 +66,7 @@ def tenant_add(request: Request, who: ViewerDep, form: CheckedForm) -> Response:
     data = tenant_create(form)
     svc = services(request)
     with unit_of_work(svc.db, SystemContext(), write=True) as session:
-        tenants.create_tenant(session, data, svc.clock.now())
+        tenants.create_tenant(session, data, svc.clock.now(), actor=who.actor)
     svc.auth_cache.clear()
     return see_other(f"{base_of(request)}/admin/tenants")
 
@@ -89,7 +89,11 @@ def user_add(request: Request, ctx: ActionCtx) -> Response:
     """Add a member (with a password when given) to the acting tenant."""
     require_role(ctx.viewer, chosen_tenant(ctx.tenant_id, "members"), Role.TENANT_ADMIN)
     users.create_user(
-        ctx.session, member_create(ctx.form), ctx.now, by_global=ctx.viewer.global_admin
+        ctx.session,
+        member_create(ctx.form),
+        ctx.now,
+        by_global=ctx.viewer.global_admin,
+        actor=ctx.viewer.actor,
     )
     return see_other(f"{base_of(request)}/admin/users")
 
@@ -99,7 +103,12 @@ def user_role(request: Request, ctx: ActionCtx, user_id: uuid.UUID) -> Response:
     """Change a member's role in the acting tenant."""
     require_role(ctx.viewer, chosen_tenant(ctx.tenant_id, "members"), Role.TENANT_ADMIN)
     users.update_user(
-        ctx.session, user_id, role_change(ctx.form), ctx.now, by_global=ctx.viewer.global_admin
+        ctx.session,
+        user_id,
+        role_change(ctx.form),
+        ctx.now,
+        by_global=ctx.viewer.global_admin,
+        actor=ctx.viewer.actor,
     )
     return see_other(f"{base_of(request)}/admin/users")
 
@@ -139,6 +148,7 @@ def key_mint(request: Request, who: ViewerDep, form: CheckedForm) -> Response:
             tenant_id=who.acting,
             created_by=who.actor.id,
             now=services(request).clock.now(),
+            actor=who.actor,
         )
     with _system(request, who, write=False) as session:
         return _keys_page(request, who, session, minted)
@@ -148,5 +158,7 @@ def key_mint(request: Request, who: ViewerDep, form: CheckedForm) -> Response:
 def key_revoke(request: Request, who: ViewerDep, form: CheckedForm, key_id: uuid.UUID) -> Response:
     """Revoke a key of the acting tenant (another tenant's key: 404)."""
     with _system(request, who, write=True) as session:
-        apikeys.revoke_key(session, key_id, who.acting, services(request).clock.now())
+        apikeys.revoke_key(
+            session, key_id, who.acting, services(request).clock.now(), actor=who.actor
+        )
     return see_other(f"{base_of(request)}/admin/apikeys")

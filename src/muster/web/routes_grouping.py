@@ -37,7 +37,7 @@ def set_enabled(request: Request, ctx: ActionCtx, rule_id: uuid.UUID) -> Respons
     """Enable (`enabled=true`) or disable a rule."""
     require_role(ctx.viewer, chosen_tenant(ctx.tenant_id, "grouping rules"), Role.TENANT_ADMIN)
     change = GroupingRuleUpdate(enabled=ctx.form.get("enabled") == "true")
-    service.update_rule(ctx.session, rule_id, change, ctx.now)
+    service.update_rule(ctx.session, rule_id, change, ctx.now, actor=ctx.viewer.actor)
     return see_other(f"{base_of(request)}/grouping")
 
 
@@ -48,5 +48,6 @@ def move(request: Request, ctx: ActionCtx, rule_id: uuid.UUID) -> Response:
     service.get_rule(ctx.session, rule_id)  # another tenant's rule: 404
     position = moved_position(service.list_rules(ctx.session), rule_id, ctx.form.get("direction"))
     if position is not None:
-        service.update_rule(ctx.session, rule_id, GroupingRuleUpdate(position=position), ctx.now)
+        change = GroupingRuleUpdate(position=position)
+        service.update_rule(ctx.session, rule_id, change, ctx.now, actor=ctx.viewer.actor)
     return see_other(f"{base_of(request)}/grouping")

@@ -1,4 +1,4 @@
-"""Log in, log out, switch tenant."""
+"""Log in (with the lockout of `muster.auth.lockout`), log out, switch tenant."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from muster.api.deps import services
+from muster.auth.login_throttle import LoginPolicies
 from muster.db import SystemContext, unit_of_work
-from muster.errors import DomainError, InvalidInput, NotFound, Unauthenticated
+from muster.errors import DomainError, InvalidInput, NotFound
 from muster.web import sessions
 from muster.web.deps import CheckedForm, ViewerDep
 from muster.web.pages import base_of, page, safe_next, see_other
@@ -61,7 +62,9 @@ def login_page(request: Request) -> Response:
 
 @router.post("/login")
 async def login(request: Request) -> Response:
-    """Check e-mail and password; on success a new session (the old one ends) and a 303."""
+    """Check e-mail and password; on success a new session (the old one ends) and a 303.
+    A wrong password is a 401; a locked-out account or address the same page as a 429
+    with `Retry-After`."""
     form = await read_form(request)
     check_csrf(request.cookies.get(LOGIN_CSRF_COOKIE, ""), request, form)
     email, password = form.get("email").strip(), form.get("password")
@@ -69,34 +72,56 @@ async def login(request: Request) -> Response:
     if not email or not password:
         return _login_form(request, error="enter your e-mail and password", status=400, email=email)
     old = request.cookies.get(sessions.COOKIE)
+    address = request.client.host if request.client else None
 
-    def run() -> sessions.Login:
+    def run() -> sessions.Login | sessions.Refused:
         now = svc.clock.now()
         idle = timedelta(minutes=svc.settings.session_idle_minutes)
         with unit_of_work(svc.db, SystemContext(), write=True) as session:
-            if old:
-                sessions.end(session, old)
-            return sessions.login(session, email, password, now, idle)
+            return sessions.attempt_login(
+                session,
+                email,
+                password,
+                now,
+                idle,
+                address=address,
+                policies=LoginPolicies.of(svc.settings),
+                presented=old,
+            )
 
     try:
         created = await run_in_threadpool(run)
-    except Unauthenticated as exc:
-        return _login_form(request, error=exc.detail, status=401, email=email)
     except DomainError as exc:  # no open tenant: the password was right, say why
         return _login_form(request, error=exc.detail, status=403, email=email)
+    if isinstance(created, sessions.Refused):
+        return _refused(request, created, email)
     base = base_of(request)
     response = see_other(safe_next(form.get("next"), base))
-    response.set_cookie(
-        sessions.COOKIE,
-        created.token,
-        max_age=svc.settings.session_idle_minutes * 60,
-        httponly=True,
-        samesite="lax",
-        secure=cookie_is_secure(request, svc.settings.public_url),
-        path=base or "/",
-    )
+    _set_session_cookie(request, response, created.token)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path=base or "/")
     return response
+
+
+def _set_session_cookie(request: Request, response: Response, token: str) -> None:
+    settings = services(request).settings
+    response.set_cookie(
+        sessions.COOKIE,
+        token,
+        max_age=settings.session_idle_minutes * 60,
+        httponly=True,
+        samesite="lax",
+        secure=cookie_is_secure(request, settings.public_url),
+        path=base_of(request) or "/",
+    )
+
+
+def _refused(request: Request, refused: sessions.Refused, email: str) -> Response:
+    """The login page again, saying only that e-mail or password was wrong."""
+    if refused.retry_after is None:
+        return _login_form(request, error=sessions.LOGIN_FAILED, status=401, email=email)
+    page = _login_form(request, error=sessions.LOGIN_FAILED, status=429, email=email)
+    page.headers["Retry-After"] = str(refused.retry_after)
+    return page
 
 
 @router.post("/logout")
@@ -123,8 +148,17 @@ def switch_tenant(request: Request, who: ViewerDep, form: CheckedForm) -> Respon
             tenant_id = uuid.UUID(wanted)
         except ValueError:
             raise NotFound("tenant", wanted) from None
-    with unit_of_work(services(request).db, SystemContext(), write=True) as session:
-        sessions.switch_tenant(
-            session, who.session_id, list(who.choices), tenant_id, global_admin=who.global_admin
+    svc = services(request)
+    with unit_of_work(svc.db, SystemContext(), write=True) as session:
+        rotated = sessions.switch_tenant(
+            session,
+            who.session_id,
+            list(who.choices),
+            tenant_id,
+            svc.clock.now(),
+            global_admin=who.global_admin,
         )
-    return see_other(f"{base_of(request)}/queue")
+    base = base_of(request)
+    response = see_other(f"{base}/queue")
+    _set_session_cookie(request, response, rotated.token)
+    return response

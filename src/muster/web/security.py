@@ -1,8 +1,10 @@
-"""The console's browser-side defences: security headers on every response, CSRF tokens.
+"""The console's browser-side defences: security headers, CSRF tokens.
 
-- `SecurityHeaders` (ASGI middleware) sets a Content-Security-Policy that allows scripts,
-  styles and images from this origin only (no inline code, no eval), forbids framing, and sets
-  nosniff and a same-origin referrer. Templates therefore contain no inline script or style.
+- Every response carries the console's Content-Security-Policy (scripts, styles and images
+  from this origin only, no inline code, no eval), forbids framing, and sets nosniff and a
+  same-origin referrer: `muster.api.security_headers`, the middleware shared with the APIs.
+  Templates therefore contain no inline script or style. `HEADERS` are the console's, for
+  the few responses written where that middleware does not reach.
 - Every state-changing request carries the session's CSRF token, in the form field
   `csrf_token` or (htmx) the `X-CSRF-Token` header; `check_csrf` compares in constant time.
   The login form, which has no session yet, uses a double-submit cookie (`LOGIN_CSRF_COOKIE`).
@@ -14,48 +16,17 @@ import hmac
 from collections.abc import Iterable
 from urllib.parse import parse_qsl
 
-from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from muster.api.security_headers import CONSOLE_HEADERS, served_over_https
 from muster.errors import Forbidden, InvalidInput
 
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
-)
-HEADERS: dict[str, str] = {
-    "Content-Security-Policy": CSP,
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-}
+HEADERS: dict[str, str] = CONSOLE_HEADERS
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 LOGIN_CSRF_COOKIE = "muster_login_csrf"
 FORM_TYPE = "application/x-www-form-urlencoded"
 MAX_FORM_FIELDS = 2000
-
-
-class SecurityHeaders:
-    """Add `HEADERS` to every HTTP response of the wrapped app (pages, partials, static)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in HEADERS.items():
-                    headers[name] = value
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
 
 
 class Form:
@@ -109,4 +80,4 @@ def check_csrf(expected: str, request: Request, form: Form) -> None:
 
 def cookie_is_secure(request: Request, public_url: str) -> bool:
     """Mark cookies Secure when the browser talks https (directly or per `public_url`)."""
-    return request.url.scheme == "https" or public_url.lower().startswith("https://")
+    return served_over_https(request.url.scheme, public_url)

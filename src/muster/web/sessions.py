@@ -2,9 +2,12 @@
 
 The cookie carries a random token; the database keeps only its SHA-256 (`WebSession`), so a
 leaked table does not log anyone in. Every login creates a new session (and ends the one the
-browser presented), so a token planted before login is worthless. A session ends after
-`session_idle_minutes` without use; its expiry slides forward as it is used, written at most
-once a minute. Services flush, never commit.
+browser presented), so a token planted before login is worthless; switching tenant issues a
+new token too. A session ends after `session_idle_minutes` without use; its expiry slides
+forward as it is used, written at most once a minute. `attempt_login` adds the lockout
+(`muster.auth.lockout`): failures are counted per account and per client address, and a
+locked account gets the same answer as a wrong password (with a `retry_after`). Services
+flush, never commit.
 """
 
 from __future__ import annotations
@@ -15,12 +18,18 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import structlog
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from muster.audit import service as audit
+from muster.auth import login_throttle
+from muster.auth.lockout import Locked
+from muster.auth.login_throttle import LoginPolicies, account_of
 from muster.auth.passwords import hash_password, verify_password
 from muster.auth.service import suspension_reason
 from muster.errors import Forbidden, NotFound, Unauthenticated
+from muster.incidents.lifecycle import SYSTEM
 from muster.models import Membership, Tenant, User, WebSession
 
 COOKIE = "muster_session"
@@ -28,6 +37,7 @@ LOGIN_FAILED = "wrong e-mail or password"
 TOUCH_EVERY = timedelta(minutes=1)
 # verified against when the e-mail is unknown, so both failures take as long
 _DECOY_HASH = hash_password(secrets.token_urlsafe(16))
+log = structlog.get_logger("muster.web.sessions")
 
 
 def hash_token(token: str) -> str:
@@ -53,6 +63,74 @@ class Login:
     session: WebSession
 
 
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A login refused with `LOGIN_FAILED`; `retry_after` (seconds) when it was refused
+    because the account or the client address is locked out."""
+
+    retry_after: int | None = None
+
+
+def attempt_login(
+    session: Session,
+    email: str,
+    password: str,
+    now: datetime,
+    idle: timedelta,
+    *,
+    address: str | None,
+    policies: LoginPolicies,
+    presented: str | None = None,
+) -> Login | Refused:
+    """Log in unless the account or the address is locked out. A failure is counted (and a
+    lockout it starts is audited) and returned, not raised, so the count is committed; a
+    success clears the account's failures and ends the session the browser `presented`.
+    A right password with no open tenant still raises `Forbidden`."""
+    failures = login_throttle.recent(session, email, address, now, policies)
+    locked = failures.locked(now, policies)
+    if locked is not None:
+        return Refused(locked.retry_after(now))
+    try:
+        created = login(session, email, password, now, idle)
+    except Unauthenticated:
+        login_throttle.record_failure(session, failures, now, policies)
+        locked = failures.plus(now).locked(now, policies)
+        if locked is None:
+            return Refused()
+        _audit_lockout(session, email, address, locked, now)
+        return Refused(locked.retry_after(now))
+    login_throttle.clear_account(session, failures)
+    if presented:
+        end(session, presented)
+    return created
+
+
+def _audit_lockout(
+    session: Session, email: str, address: str | None, locked: Locked, now: datetime
+) -> None:
+    """A lockout starts: one event in the global log (the account may be in many tenants, or
+    none), naming the user only when there is one."""
+    user_id = session.scalar(select(User.id).where(User.email == account_of(email)))
+    on_account = locked.scope == "account"
+    audit.record(
+        session,
+        None,
+        "user" if on_account else "address",
+        user_id if on_account else None,
+        "login.locked",
+        SYSTEM,
+        now,
+        changes={
+            "scope": locked.scope,
+            "until": locked.until,
+            "address": address,
+            "account": account_of(email) if user_id is not None else None,
+        },
+        reason="too many failed logins",
+    )
+    log.warning("login_locked", scope=locked.scope, until=locked.until.isoformat())
+
+
 def login(session: Session, email: str, password: str, now: datetime, idle: timedelta) -> Login:
     """Check the password and open a session; the same `Unauthenticated` for an unknown
     e-mail, a wrong password and an inactive user. A user with no open tenant is refused."""
@@ -65,18 +143,39 @@ def login(session: Session, email: str, password: str, now: datetime, idle: time
     if not user.global_admin and not open_ones:
         raise Forbidden("none of your tenants is open", code="web.no_tenant")
     session.execute(delete(WebSession).where(WebSession.expires_at <= now))
+    created = _open(
+        session,
+        user.id,
+        None if user.global_admin else open_ones[0].id,
+        secrets.token_urlsafe(32),
+        now,
+        now + idle,
+    )
+    user.last_login_at = now
+    session.flush()
+    return created
+
+
+def _open(
+    session: Session,
+    user_id: uuid.UUID,
+    acting: uuid.UUID | None,
+    csrf_token: str,
+    now: datetime,
+    expires_at: datetime,
+) -> Login:
+    """A new session row with a new random token."""
     token = secrets.token_urlsafe(32)
     row = WebSession(
         token_hash=hash_token(token),
-        user_id=user.id,
-        acting_tenant_id=None if user.global_admin else open_ones[0].id,
-        csrf_token=secrets.token_urlsafe(32),
+        user_id=user_id,
+        acting_tenant_id=acting,
+        csrf_token=csrf_token,
         created_at=now,
         last_seen_at=now,
-        expires_at=now + idle,
+        expires_at=expires_at,
     )
     session.add(row)
-    user.last_login_at = now
     session.flush()
     return Login(token, row)
 
@@ -143,11 +242,13 @@ def switch_tenant(
     session_id: uuid.UUID,
     choices: list[TenantChoice],
     wanted: uuid.UUID | None,
+    now: datetime,
     *,
     global_admin: bool,
-) -> None:
-    """Make `wanted` the session's tenant (None: every tenant, for global admins only);
-    a tenant the user may not act in is NotFound, a closed one Forbidden."""
+) -> Login:
+    """Act in `wanted` (None: every tenant, for global admins only) under a new session
+    token (the old one ends; the CSRF token and expiry carry over); a tenant the user may
+    not act in is NotFound, a closed one Forbidden."""
     if wanted is None:
         if not global_admin:
             raise NotFound("tenant", "all")
@@ -160,5 +261,7 @@ def switch_tenant(
     row = session.get(WebSession, session_id)
     if row is None:
         raise Unauthenticated("the session has ended; log in again")
-    row.acting_tenant_id = wanted
+    user_id, csrf_token, expires_at = row.user_id, row.csrf_token, row.expires_at
+    session.delete(row)
     session.flush()
+    return _open(session, user_id, wanted, csrf_token, now, expires_at)

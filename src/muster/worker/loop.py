@@ -23,7 +23,8 @@ Policy:
 - A job taken over more than `max_attempts` times (it keeps killing its worker) fails.
 - Work longer than half the lease renews it with `extend`; the worker renews a queued job's
   lease before starting it when half of it is gone.
-- The loop never dies of one job; a database outage (`OperationalError`) backs off and retries.
+- The loop never dies of one job; a database outage (`muster.db.outage`) backs off and retries.
+  Jobs claimed when the outage struck run again once their lease has run out.
 - `periodic` tasks (the SLA scan, purging old done jobs) run on a thread of their own, so a
   slow job never delays them, each once per its interval; one that raises is logged and
   tried again at its next turn. Several workers each run them: a task must be safe to run
@@ -44,11 +45,11 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy.exc import OperationalError
 
 from muster.clock import Clock
 from muster.db import SystemContext, unit_of_work
 from muster.db.engine import Database
+from muster.db.outage import database_unavailable, describe
 from muster.worker.backoff import next_attempt_at
 from muster.worker.jobs import (
     ClaimedJob,
@@ -183,18 +184,23 @@ class Worker:
             try:
                 ran = self._run_batch(worker_id)
                 outages = 0
-            except OperationalError as exc:
-                outages += 1
-                delay = min(OUTAGE_BACKOFF_MAX, 0.25 * 2**outages)
-                log.warning("worker_database_error", error=str(exc).splitlines()[0], retry_in=delay)
-                self._stopping.wait(delay)
-                continue
-            except Exception:
+            except Exception as exc:
+                if database_unavailable(exc):
+                    outages += 1
+                    self._back_off(exc, outages)
+                    continue
                 log.exception("worker_loop_error", worker_id=worker_id)
                 ran = 0
             if ran == 0:
                 self._sleep()
         log.info("worker_stopped", worker_id=worker_id)
+
+    def _back_off(self, exc: Exception, outages: int) -> None:
+        """Wait after the `outages`-th database error in a row: 0.5 s, doubling, at most
+        OUTAGE_BACKOFF_MAX (or until stopped)."""
+        delay = min(OUTAGE_BACKOFF_MAX, 0.25 * 2**outages)
+        log.warning("worker_database_error", error=describe(exc), retry_in=delay)
+        self._stopping.wait(delay)
 
     def _sleep(self) -> None:
         """Wait `poll_seconds`, or less if woken."""
@@ -279,11 +285,9 @@ class Worker:
             try:
                 self.run_periodic()
                 outages = 0
-            except OperationalError as exc:
+            except Exception as exc:  # run_periodic lets only an outage through
                 outages += 1
-                delay = min(OUTAGE_BACKOFF_MAX, 0.25 * 2**outages)
-                log.warning("worker_database_error", error=str(exc).splitlines()[0], retry_in=delay)
-                self._stopping.wait(delay)
+                self._back_off(exc, outages)
                 continue
             now = self.clock.now()
             wait = min(self._next_run_at.values(), default=now) - now
@@ -299,9 +303,9 @@ class Worker:
             self._next_run_at[task.name] = now + task.every
             try:
                 task.run(now)
-            except OperationalError:
-                raise
-            except Exception:
+            except Exception as exc:
+                if database_unavailable(exc):
+                    raise
                 log.exception("periodic_task_failed", task=task.name)
 
     def _purge_done(self, now: datetime) -> None:

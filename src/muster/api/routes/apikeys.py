@@ -46,9 +46,12 @@ def create(
         tenant_id=tenant_id,
         created_by=ctx.principal.actor.id,
         now=ctx.now,
+        actor=ctx.principal.actor,
     )
 
 
 @router.delete("/{key_id}", response_model=ApiKeyRead, summary="Revoke a key")
 def revoke(ctx: SystemWrite, key_id: uuid.UUID, x_muster_tenant: TenantHeader = None) -> ApiKeyRead:
-    return apikeys.revoke_key(ctx.session, key_id, _scope(ctx, x_muster_tenant), ctx.now)
+    return apikeys.revoke_key(
+        ctx.session, key_id, _scope(ctx, x_muster_tenant), ctx.now, actor=ctx.principal.actor
+    )

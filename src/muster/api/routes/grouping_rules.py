@@ -20,7 +20,8 @@ def list_(ctx: ReadCtx) -> list[GroupingRuleRead]:
 
 @router.post("", response_model=GroupingRuleRead, status_code=201)
 def create(ctx: AdminCtx, body: GroupingRuleCreate) -> GroupingRuleRead:
-    return GroupingRuleRead.model_validate(service.create_rule(ctx.session, body, ctx.now))
+    rule = service.create_rule(ctx.session, body, ctx.now, actor=ctx.principal.actor)
+    return GroupingRuleRead.model_validate(rule)
 
 
 @router.get("/{rule_id}", response_model=GroupingRuleRead)
@@ -30,10 +31,11 @@ def get(ctx: ReadCtx, rule_id: uuid.UUID) -> GroupingRuleRead:
 
 @router.patch("/{rule_id}", response_model=GroupingRuleRead)
 def update(ctx: AdminCtx, rule_id: uuid.UUID, body: GroupingRuleUpdate) -> GroupingRuleRead:
-    return GroupingRuleRead.model_validate(service.update_rule(ctx.session, rule_id, body, ctx.now))
+    rule = service.update_rule(ctx.session, rule_id, body, ctx.now, actor=ctx.principal.actor)
+    return GroupingRuleRead.model_validate(rule)
 
 
 @router.delete("/{rule_id}", status_code=204)
 def delete(ctx: AdminCtx, rule_id: uuid.UUID) -> Response:
-    service.delete_rule(ctx.session, rule_id)
+    service.delete_rule(ctx.session, rule_id, ctx.now, actor=ctx.principal.actor)
     return Response(status_code=204)

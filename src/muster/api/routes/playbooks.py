@@ -31,6 +31,8 @@ from muster.soar.actions.base import load_actions
 
 router = APIRouter(tags=["playbooks"])
 
+# a YAML body is the document itself, as in JSON (not a JSON string holding YAML)
+DOCUMENT = {"$ref": "#/components/schemas/PlaybookDocument"}
 YAML_TYPES = frozenset({"application/yaml", "text/yaml", "application/x-yaml", "text/x-yaml"})
 YAML_EXAMPLE = """name: Contain ransomware
 trigger: incident
@@ -49,7 +51,7 @@ DEFINITION_BODY: dict[str, Any] = {
         "required": True,
         "content": {
             "application/json": {"schema": {"$ref": "#/components/schemas/PlaybookDocument"}},
-            "application/yaml": {"schema": {"type": "string"}, "example": YAML_EXAMPLE},
+            "application/yaml": {"schema": DOCUMENT, "example": YAML_EXAMPLE},
         },
     }
 }
@@ -180,7 +182,7 @@ def delete(ctx: AdminCtx, playbook_id: uuid.UUID) -> Response:
     "/playbooks/{playbook_id}/export",
     summary="The playbook as a YAML file (the current version, or ?version=n)",
     response_class=Response,
-    responses={200: {"content": {"application/yaml": {"schema": {"type": "string"}}}}},
+    responses={200: {"content": {"application/yaml": {"schema": DOCUMENT}}}},
 )
 def export(
     ctx: ReadCtx, playbook_id: uuid.UUID, version: Annotated[int | None, Query(ge=1)] = None

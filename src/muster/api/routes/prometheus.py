@@ -40,6 +40,9 @@ def _scraper(
     summary="Prometheus metrics (text exposition format)",
     response_class=Response,
     responses={200: {"content": {CONTENT_TYPE_PLAIN_0_0_4: {}}}},
+    # the bearer token is optional (only with `metrics_token` set): FastAPI appends this
+    # anonymous alternative `{}` to the route's `[{"HTTPBearer": []}]`
+    openapi_extra={"security": [{}]},
 )
 def metrics(request: Request, svc: Annotated[Services, Depends(_scraper)]) -> Response:
     # the text format, or OpenMetrics when the scraper's Accept asks for it

@@ -23,9 +23,11 @@ def get_policy(ctx: ReadCtx) -> SlaPolicyRead:
     summary="Set the tenant's SLA policy (for incidents opened or re-timed from now on)",
 )
 def put_policy(ctx: AdminCtx, body: SlaPolicyDocument) -> SlaPolicyRead:
-    return SlaPolicyRead.of_policy(service.put_policy(ctx.session, body, ctx.now))
+    policy = service.put_policy(ctx.session, body, ctx.now, actor=ctx.principal.actor)
+    return SlaPolicyRead.of_policy(policy)
 
 
 @router.delete("/policy", response_model=SlaPolicyRead, summary="Go back to the default policy")
 def delete_policy(ctx: AdminCtx) -> SlaPolicyRead:
-    return SlaPolicyRead.of_policy(service.delete_policy(ctx.session, ctx.now))
+    policy = service.delete_policy(ctx.session, ctx.now, actor=ctx.principal.actor)
+    return SlaPolicyRead.of_policy(policy)

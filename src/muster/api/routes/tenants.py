@@ -6,7 +6,8 @@ import uuid
 
 from fastapi import APIRouter, Response
 
-from muster.api.deps import SystemWrite
+from muster.api.deps import SystemWrite, TenantHeader
+from muster.auth.service import resolve_tenant
 from muster.errors import Forbidden, NotFound
 from muster.models.enums import Role
 from muster.tenants import service
@@ -21,15 +22,19 @@ def _visible(ctx: SystemWrite, tenant_id: uuid.UUID) -> None:
 
 
 @router.get("", response_model=list[TenantRead])
-def list_(ctx: SystemWrite) -> list[TenantRead]:
-    only = None if ctx.principal.is_global else ctx.principal.tenant_id
+def list_(ctx: SystemWrite, x_muster_tenant: TenantHeader = None) -> list[TenantRead]:
+    only = None
+    if not ctx.principal.is_global:  # its own; naming another tenant is 404, as everywhere
+        only = resolve_tenant(ctx.principal, x_muster_tenant, ctx.now, writing=False)
     return [service.to_read(t) for t in service.list_tenants(ctx.session, only)]
 
 
 @router.post("", response_model=TenantRead, status_code=201)
 def create(ctx: SystemWrite, body: TenantCreate) -> TenantRead:
     ctx.principal.require(Role.GLOBAL_ADMIN)
-    return service.to_read(service.create_tenant(ctx.session, body, ctx.now))
+    return service.to_read(
+        service.create_tenant(ctx.session, body, ctx.now, actor=ctx.principal.actor)
+    )
 
 
 @router.get("/{tenant_id}", response_model=TenantRead)
@@ -47,12 +52,13 @@ def update(ctx: SystemWrite, tenant_id: uuid.UUID, body: TenantUpdate) -> Tenant
     _visible(ctx, tenant_id)
     if body.flags is not None and not ctx.principal.is_global:
         raise Forbidden("only a global admin can change tenant flags", code="auth.role_required")
-    return service.to_read(service.update_tenant(ctx.session, tenant_id, body, ctx.now))
+    tenant = service.update_tenant(ctx.session, tenant_id, body, ctx.now, actor=ctx.principal.actor)
+    return service.to_read(tenant)
 
 
 @router.delete("/{tenant_id}", status_code=204)
 def delete(ctx: SystemWrite, tenant_id: uuid.UUID) -> Response:
     _visible(ctx, tenant_id)
     ctx.principal.require(Role.GLOBAL_ADMIN)
-    service.delete_tenant(ctx.session, tenant_id)
+    service.delete_tenant(ctx.session, tenant_id, ctx.now, actor=ctx.principal.actor)
     return Response(status_code=204)

@@ -29,7 +29,9 @@ def list_(ctx: AdminCtx) -> list[UserRead]:
     summary="Add a member (creates the login if the e-mail is new)",
 )
 def create(ctx: AdminCtx, body: UserCreate) -> UserRead:
-    return users.create_user(ctx.session, body, ctx.now, by_global=ctx.principal.is_global)
+    return users.create_user(
+        ctx.session, body, ctx.now, by_global=ctx.principal.is_global, actor=ctx.principal.actor
+    )
 
 
 @router.get("/{user_id}", response_model=UserRead)
@@ -39,12 +41,19 @@ def get(ctx: AdminCtx, user_id: uuid.UUID) -> UserRead:
 
 @router.patch("/{user_id}", response_model=UserRead)
 def update(ctx: AdminCtx, user_id: uuid.UUID, body: UserUpdate) -> UserRead:
-    return users.update_user(ctx.session, user_id, body, ctx.now, by_global=ctx.principal.is_global)
+    return users.update_user(
+        ctx.session,
+        user_id,
+        body,
+        ctx.now,
+        by_global=ctx.principal.is_global,
+        actor=ctx.principal.actor,
+    )
 
 
 @router.delete("/{user_id}", status_code=204, summary="Remove the member from this tenant")
 def delete(ctx: AdminCtx, user_id: uuid.UUID) -> Response:
-    users.remove_user(ctx.session, user_id)
+    users.remove_user(ctx.session, user_id, ctx.now, actor=ctx.principal.actor)
     return Response(status_code=204)
 
 
@@ -68,5 +77,12 @@ def get_notifications(ctx: AdminCtx, user_id: uuid.UUID) -> NotificationSettings
 def put_notifications(
     ctx: AdminCtx, user_id: uuid.UUID, body: NotificationSettings
 ) -> NotificationSettings:
-    kinds = users.set_email_opt_out(ctx.session, user_id, body.email_opt_out, ctx.now)
+    kinds = users.set_email_opt_out(
+        ctx.session,
+        user_id,
+        body.email_opt_out,
+        ctx.now,
+        actor=ctx.principal.actor,
+        by_global=ctx.principal.is_global,
+    )
     return NotificationSettings.model_validate({"emailOptOut": kinds})

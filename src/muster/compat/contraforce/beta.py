@@ -8,7 +8,8 @@ from fastapi import FastAPI
 
 from muster.api import problems
 from muster.api.deps import Services
-from muster.compat.contraforce.errors import render_beta
+from muster.api.openapi_errors import ErrorFormat, declare_errors
+from muster.compat.contraforce.errors import BetaError, render_beta
 from muster.compat.contraforce.routes_beta import router
 
 
@@ -21,5 +22,6 @@ def create_beta_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     problems.install(app, render_beta)
+    declare_errors(app, ErrorFormat(BetaError, "application/json"))
     app.include_router(router)
     return app

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from muster.api.problems import ErrorInfo
@@ -45,6 +46,27 @@ _BY_STATUS = {
     413: "PAYLOAD_TOO_LARGE",
     503: "SERVICE_UNAVAILABLE",
 }
+
+
+class BetaError(BaseModel):
+    """An error answer of the beta partner API."""
+
+    message: str
+    isSuccess: bool
+
+
+class V2Problem(BaseModel):
+    """An error answer of the v2 API: RFC 7807 with ContraForce's code, request id and time."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+    code: str
+    requestId: str
+    timestamp: str
+    errors: dict[str, list[str]] = Field(default_factory=dict)
 
 
 def v2_code(status: int, muster_code: str, has_errors: bool) -> str:

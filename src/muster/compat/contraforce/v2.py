@@ -8,9 +8,10 @@ from fastapi import FastAPI
 
 from muster.api import problems
 from muster.api.deps import Services
+from muster.api.openapi_errors import ErrorFormat, declare_errors
 from muster.compat.contraforce import routes_v2, routes_v2_across, routes_v2_legacy
 from muster.compat.contraforce.envelopes import RequestIdMiddleware
-from muster.compat.contraforce.errors import render_v2
+from muster.compat.contraforce.errors import PROBLEM_JSON, V2Problem, render_v2
 
 
 def create_v2_app(services: Services) -> FastAPI:
@@ -23,6 +24,7 @@ def create_v2_app(services: Services) -> FastAPI:
     )
     app.state.services = services
     problems.install(app, render_v2)
+    declare_errors(app, ErrorFormat(V2Problem, PROBLEM_JSON))
     app.add_middleware(RequestIdMiddleware)
     # the legacy shape first: `{incidentId}/comments` must not be read as `{source}/{incidentId}`
     app.include_router(routes_v2_legacy.router)

@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 import orjson
+from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from muster.api.problems import ErrorInfo
@@ -31,6 +32,28 @@ CODES: dict[int, str] = {
     503: "ServiceUnavailable",
 }
 _CLOUD_CODE = re.compile(r"^[A-Z][A-Za-z]+$")
+
+
+class CloudErrorDetail(BaseModel):
+    """One offending field of a CloudError."""
+
+    code: str
+    target: str
+    message: str
+
+
+class CloudErrorBody(BaseModel):
+    """The `error` of a CloudError."""
+
+    code: str
+    message: str
+    details: list[CloudErrorDetail] = Field(default_factory=list)
+
+
+class CloudError(BaseModel):
+    """An error answer of the Sentinel-compatible API (ARM CloudError)."""
+
+    error: CloudErrorBody
 
 
 def cloud_error_code(status: int, code: str) -> str:

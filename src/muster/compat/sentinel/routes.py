@@ -46,6 +46,11 @@ PREFIX = (
 )
 API_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(-preview)?$")
 DEFAULT_TOP, MAX_TOP = 50, 1000
+# a delete answers without a body: 200 when it deleted, 204 when there was nothing to delete
+DELETED: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Deleted"},
+    204: {"description": "There was nothing to delete"},
+}
 
 router = APIRouter(prefix=PREFIX)
 
@@ -158,7 +163,7 @@ def put_incident(
     return json_answer(answer, 201 if created else 200)
 
 
-@router.delete("/incidents/{incident_id}")
+@router.delete("/incidents/{incident_id}", response_class=Response, responses=DELETED)
 def delete_incident(request: Request, call: CallDep, incident_id: str) -> Response:
     """Incidents_Delete (tenant_admin): 200, or 204 when there was nothing to delete."""
     with tenant_unit(request, call.who, call.ws.name, Role.TENANT_ADMIN, write=True) as ctx:
@@ -232,7 +237,9 @@ def put_comment(
     return json_answer(answer, 201 if created else 200)
 
 
-@router.delete("/incidents/{incident_id}/comments/{comment_id}")
+@router.delete(
+    "/incidents/{incident_id}/comments/{comment_id}", response_class=Response, responses=DELETED
+)
 def delete_comment(request: Request, call: CallDep, incident_id: str, comment_id: str) -> Response:
     """IncidentComments_Delete: 200, or 204 when there was nothing to delete."""
     with tenant_unit(request, call.who, call.ws.name, Role.ANALYST, write=True) as ctx:
@@ -281,7 +288,9 @@ def put_relation(
     return json_answer(answer, 201 if created else 200)
 
 
-@router.delete("/incidents/{incident_id}/relations/{name}")
+@router.delete(
+    "/incidents/{incident_id}/relations/{name}", response_class=Response, responses=DELETED
+)
 def delete_relation(request: Request, call: CallDep, incident_id: str, name: str) -> Response:
     """IncidentRelations_Delete: 200, or 204 when there was nothing to delete."""
     with tenant_unit(request, call.who, call.ws.name, Role.ANALYST, write=True) as ctx:
