@@ -27,8 +27,8 @@ from muster.models.enums import Role
 from tests.conftest import REQUIRE_PG, _pg_reachable, fresh_database_url
 from tests.crash.database_state import HALF_WRITTEN, read_stored
 from tests.crash.prepared import prepared_tenant
-from tests.live.processes import Processes, free_port, health_status, wait_for
 from tests.crash.senders import Senders
+from tests.live.processes import Processes, free_port, health_status, wait_for
 
 BATCHES = 100
 SIZE = 1_000  # alerts per request: 100,000 in all

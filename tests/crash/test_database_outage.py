@@ -29,8 +29,8 @@ from tests.conftest import REQUIRE_PG
 from tests.crash.database_state import HALF_WRITTEN, read_stored
 from tests.crash.prepared import prepared_tenant
 from tests.crash.private_postgres import PrivateCluster, server_binaries
-from tests.live.processes import Processes, free_port, health_status, wait_for
 from tests.crash.senders import Outcome, Senders, post_batch
+from tests.live.processes import Processes, free_port, health_status, wait_for
 
 SIZE = 200  # alerts per request
 CLIENTS = 3
