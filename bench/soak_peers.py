@@ -1,10 +1,12 @@
-"""Soak peers on loopback: the webhook receiver the playbook calls, and an SMTP server for the
-notification mail (assignments, comments). Both answer at once and count what they got."""
+"""Benchmark peers on loopback: the webhook receiver playbooks call (the soak's, and
+`soar_steps.py`'s slow one), and an SMTP server for the notification mail. Both count what
+they got."""
 
 from __future__ import annotations
 
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -14,15 +16,18 @@ from aiosmtpd.smtp import Session as SmtpSession
 
 
 class Receiver:
-    """A loopback webhook receiver that answers 200 at once and counts what it got."""
+    """A loopback webhook receiver that answers 200 after `delay` seconds (default at once)
+    and counts what it got."""
 
-    def __init__(self) -> None:
+    def __init__(self, delay: float = 0.0) -> None:
         self.received = 0
         lock = threading.Lock()
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(handler) -> None:  # `self` is the Receiver
                 handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
+                if delay:
+                    time.sleep(delay)
                 with lock:
                     self.received += 1
                 handler.send_response(200)

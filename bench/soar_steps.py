@@ -21,11 +21,9 @@ import itertools
 import os
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +57,7 @@ from muster.tenants.schemas import TenantCreate
 from muster.tenants.service import create_tenant
 from muster.worker.handlers import all_handlers
 from muster.worker.loop import Worker
+from soak_peers import Receiver
 
 ACTOR = Actor("user", "bench@example.test", "bench")
 TARGET_STEPS = 500
@@ -116,39 +115,6 @@ def calling_playbook(name: str, url: str) -> dict[str, Any]:
     for current, following in itertools.pairwise(steps):
         current["next"] = following["id"]
     return {"name": name, "trigger": "incident", "steps": steps}
-
-
-class SlowReceiver:
-    """A loopback HTTP server that answers every POST after `delay` seconds."""
-
-    def __init__(self, delay: float) -> None:
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                time.sleep(delay)
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-    def __enter__(self) -> SlowReceiver:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.server.shutdown()
 
 
 def question_playbook(name: str, timeout_s: int) -> dict[str, Any]:
@@ -446,7 +412,7 @@ def main() -> int:
             three = scaling(scale_runs, 3)
             log(f"  3 workers: {three}")
             pairs.append((one, three))
-        with SlowReceiver(RECEIVER_DELAY_S) as receiver:
+        with Receiver(delay=RECEIVER_DELAY_S) as receiver:
             calling = calling_playbook("calling", receiver.url)
             call_one = scaling(call_runs, 1, calling)
             log(f"  calls, 1 worker: {call_one}")
