@@ -15,6 +15,7 @@ import os
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from email.message import EmailMessage
@@ -81,6 +82,21 @@ def fresh_database_url(
         with admin.connect() as conn:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def own_database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The URL of a database nobody has touched (a new file, or a new PostgreSQL schema), for
+    tests that run `muster` processes of their own against it."""
+    if request.param == "postgresql" and not _pg_reachable():
+        if REQUIRE_PG:
+            pytest.fail("PostgreSQL is required (MUSTER_REQUIRE_POSTGRES=1) but unreachable")
+        pytest.skip("PostgreSQL at 127.0.0.1:5432 is not reachable: PostgreSQL run SKIPPED")
+    name = f"own_{uuid.uuid4().hex[:12]}"
+    with fresh_database_url(str(request.param), name, tmp_path_factory) as url:
+        yield url
 
 
 class MailSink:

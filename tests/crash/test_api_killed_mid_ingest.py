@@ -17,14 +17,9 @@ from __future__ import annotations
 import os
 import signal
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
 from muster.models.enums import Role
-from tests.conftest import REQUIRE_PG, _pg_reachable, fresh_database_url
 from tests.crash.database_state import HALF_WRITTEN, read_stored
 from tests.crash.prepared import prepared_tenant
 from tests.crash.senders import Senders
@@ -38,32 +33,17 @@ RESEND_ACKNOWLEDGED = 5  # acknowledged batches sent once more after the restart
 CLIENT_TIMEOUT_S = 30.0
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """The URL of a database nobody has touched (a new file, or a new PostgreSQL schema)."""
-    if request.param == "postgresql" and not _pg_reachable():
-        if REQUIRE_PG:
-            pytest.fail("PostgreSQL is required (MUSTER_REQUIRE_POSTGRES=1) but unreachable")
-        pytest.skip("PostgreSQL at 127.0.0.1:5432 is not reachable: crash test SKIPPED")
-    with fresh_database_url(
-        request.param, f"kill_{uuid.uuid4().hex[:12]}", tmp_path_factory
-    ) as url:
-        yield url
-
-
 def test_an_api_killed_mid_ingest_keeps_every_acknowledged_batch_and_no_partial_one(
-    database_url: str, tmp_path: Path
+    own_database_url: str, tmp_path: Path
 ) -> None:
     t0 = time.monotonic()
-    env = {**os.environ, "MUSTER_DATABASE_URL": database_url, "MUSTER_LOG_LEVEL": "warning"}
+    env = {**os.environ, "MUSTER_DATABASE_URL": own_database_url, "MUSTER_LOG_LEVEL": "warning"}
     muster = Processes(env, tmp_path)
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     serve = ("serve", "--host", "127.0.0.1", "--port", str(port))
     try:
-        tenant, _ = prepared_tenant(database_url)
+        tenant, _ = prepared_tenant(own_database_url)
         tenant_id, headers = str(tenant.id), tenant.headers(Role.ANALYST)
         server = muster.start("serve-1", *serve)
         wait_for(lambda: health_status(base_url), lambda s: s == 200, 30, muster.tails)
@@ -92,8 +72,8 @@ def test_an_api_killed_mid_ingest_keeps_every_acknowledged_batch_and_no_partial_
         answered_badly = [o for o in outcomes if o.status is not None and not o.acknowledged]
         assert answered_badly == [], answered_badly[:3]
 
-        if database_url.startswith("sqlite:///"):  # a clean close would have removed the log
-            assert Path(database_url.removeprefix("sqlite:///") + "-wal").exists()
+        if own_database_url.startswith("sqlite:///"):  # a clean close would have removed the log
+            assert Path(own_database_url.removeprefix("sqlite:///") + "-wal").exists()
 
         # restarted on the same database, the server opens it as the crash left it (SQLite
         # replays its log by itself) and is ready
@@ -104,7 +84,7 @@ def test_an_api_killed_mid_ingest_keeps_every_acknowledged_batch_and_no_partial_
         t_restarted = time.monotonic()
 
         # every acknowledged batch whole, no batch in part, nothing half-written
-        crashed = read_stored(database_url, tenant_id)
+        crashed = read_stored(own_database_url, tenant_id)
         assert crashed.half_written == dict.fromkeys(HALF_WRITTEN, 0)
         assert crashed.partial(SIZE) == {}
         present = set(crashed.per_batch)
@@ -135,7 +115,7 @@ def test_an_api_killed_mid_ingest_keeps_every_acknowledged_batch_and_no_partial_
             assert answer.body["alerts"] == SIZE
         t_done = time.monotonic()
 
-        final = read_stored(database_url, tenant_id)
+        final = read_stored(own_database_url, tenant_id)
         assert final.alerts == final.distinct_external_ids == BATCHES * SIZE
         assert set(final.per_batch) == set(range(BATCHES))
         assert final.partial(SIZE) == {}
@@ -143,7 +123,7 @@ def test_an_api_killed_mid_ingest_keeps_every_acknowledged_batch_and_no_partial_
         repeats = [batch for batch in answers if batch in present]
         assert final.occurrences == BATCHES * SIZE + len(repeats) * SIZE
         print(
-            f"\n[{database_url.split(':', 1)[0]}] setup {t_up - t0:.1f}s, "
+            f"\n[{own_database_url.split(':', 1)[0]}] setup {t_up - t0:.1f}s, "
             f"{len(acknowledged)} batches acknowledged -> kill {t_killed - t_up:.1f}s "
             f"({len(cut_off)} cut off, {len(present - acknowledged)} of them committed), "
             f"restart {t_restarted - t_killed:.1f}s, "

@@ -27,7 +27,6 @@ from muster.config import Settings
 from muster.db import SystemContext, create_db_engine, unit_of_work
 from muster.soar.transitions import RUN
 from muster.worker.jobs import JOBS
-from tests.conftest import REQUIRE_PG, _pg_reachable, fresh_database_url
 from tests.factories import alert
 from tests.live.processes import Processes, free_port, health_status, wait_for
 from tests.live.receiver import Receiver, serving
@@ -51,20 +50,6 @@ def receiver() -> Iterator[Receiver]:
 
 
 # ------------------------------------------------------------------ the database
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """The URL of a database nobody has touched (a new file, or a new PostgreSQL schema)."""
-    if request.param == "postgresql" and not _pg_reachable():
-        if REQUIRE_PG:
-            pytest.fail("PostgreSQL is required (MUSTER_REQUIRE_POSTGRES=1) but unreachable")
-        pytest.skip("PostgreSQL at 127.0.0.1:5432 is not reachable: crash test SKIPPED")
-    name = f"crash_{uuid.uuid4().hex[:12]}"
-    with fresh_database_url(request.param, name, tmp_path_factory) as url:
-        yield url
 
 
 def playbook(url: str) -> dict[str, Any]:
@@ -104,12 +89,12 @@ def playbook(url: str) -> dict[str, Any]:
 
 
 def test_a_run_whose_worker_was_killed_mid_webhook_is_finished_by_another_worker(
-    database_url: str, receiver: Receiver, tmp_path: Path
+    own_database_url: str, receiver: Receiver, tmp_path: Path
 ) -> None:
     t0 = time.monotonic()
     env = {
         **os.environ,
-        "MUSTER_DATABASE_URL": database_url,
+        "MUSTER_DATABASE_URL": own_database_url,
         "MUSTER_EMBEDDED_WORKER": "false",
         "MUSTER_JOB_LEASE_SECONDS": str(LEASE_S),
         "MUSTER_HTTP_ACTION_TIMEOUT_SECONDS": str(HTTP_TIMEOUT_S),
@@ -197,7 +182,7 @@ def test_a_run_whose_worker_was_killed_mid_webhook_is_finished_by_another_worker
         assert hooks[1].body["processId"] == process_id
 
         # the same job, claimed a second time, and completed by worker B
-        db = create_db_engine(Settings(database_url=database_url))
+        db = create_db_engine(Settings(database_url=own_database_url))
         try:
             with unit_of_work(db, SystemContext()) as session:
                 jobs = session.connection().execute(
@@ -213,7 +198,7 @@ def test_a_run_whose_worker_was_killed_mid_webhook_is_finished_by_another_worker
         assert f":{worker_b.pid}:" in str(locked_by), locked_by
 
         print(
-            f"\n[{database_url.split(':', 1)[0]}] setup {t_setup - t0:.1f}s, "
+            f"\n[{own_database_url.split(':', 1)[0]}] setup {t_setup - t0:.1f}s, "
             f"alert -> kill {t_killed - t_setup:.1f}s, "
             f"worker B started -> FINISHED {t_done - t_b:.1f}s "
             f"(kill -> FINISHED {t_done - t_killed:.1f}s, lease {LEASE_S}s), "
