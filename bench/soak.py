@@ -3,7 +3,8 @@
 1. A fresh database (SQLite file, or `--db postgresql`: a database of its own on
    127.0.0.1:5432), migrated by `muster db upgrade`; a tenant, an analyst key, a tenant-admin
    key and three members (`muster` CLI). `muster serve` runs as a subprocess (its embedded
-   worker runs the jobs on SQLite; on PostgreSQL a `muster worker` process does).
+   worker runs the jobs on SQLite; on PostgreSQL `--workers` `muster worker` processes of
+   `--worker-threads` threads each do, as in the production deployment).
 2. Over HTTP: the tenant allows SOAR calls to 127.0.0.1, and a playbook runs on every new
    incident: remember the incident, a condition on severity (>= 4: the related incidents, a
    query over the alerts, and a comment with their count), a webhook to a receiver this
@@ -302,19 +303,21 @@ def soak(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
     """Set up, measure the ceiling, run the soak while sampling; everything collected."""
     db = fresh_database(args.db, "soak", wd)
     pg = args.db == "postgresql"
-    worker: subprocess.Popen[bytes] | None = None
+    workers: list[subprocess.Popen[bytes]] = []
     try:
         with Receiver() as receiver, MailSink() as mail:
             env = {**mail.env(), **({"MUSTER_EMBEDDED_WORKER": "false"} if pg else {})}
             server = Server(db, wd, extra_env=env)
             with server:
-                if pg:
-                    with (wd / "worker.log").open("wb") as worker_log:
-                        worker = subprocess.Popen(
-                            [MUSTER, "worker"],
-                            env=db.env(**mail.env()),
-                            stdout=worker_log,
-                            stderr=subprocess.STDOUT,
+                for n in range(args.workers if pg else 0):
+                    with (wd / f"worker-{n}.log").open("wb") as worker_log:
+                        workers.append(
+                            subprocess.Popen(
+                                [MUSTER, "worker", "--threads", str(args.worker_threads)],
+                                env=db.env(**mail.env()),
+                                stdout=worker_log,
+                                stderr=subprocess.STDOUT,
+                            )
                         )
                 _, key = setup_tenant(db, server.port, receiver.url)
                 seeded = seed(server.url, key, args, wd, db)
@@ -325,7 +328,7 @@ def soak(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
                 t0 = time.time()
                 run.start(server.url, key, args)
                 assert run.proc is not None
-                sampler = Sampler(db, server.pid, worker.pid if worker else None, run.proc.pid)
+                sampler = Sampler(db, server.pid, [w.pid for w in workers], run.proc.pid)
                 sampler.start()
                 try:
                     latency = run.wait()
@@ -337,8 +340,9 @@ def soak(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
                 peers = {"webhooks_received": receiver.received, "mails_received": mail.received}
             left = totals(db)
         logs = {"server_log": log_problems(server.log_path.read_text(errors="replace"))}
-        if worker is not None:
-            logs["worker_log"] = log_problems((wd / "worker.log").read_text(errors="replace"))
+        for n in range(len(workers)):
+            text = (wd / f"worker-{n}.log").read_text(errors="replace")
+            logs[f"worker_{n}_log"] = log_problems(text)
         return {
             "t0": t0,
             "latency": latency,
@@ -350,8 +354,9 @@ def soak(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
             "locust_prefix": wd / "locust",
         }
     finally:
-        if worker is not None:
+        for worker in workers:
             worker.terminate()
+        for worker in workers:
             worker.wait(timeout=30)
         if pg:
             drop_database(db)
@@ -389,6 +394,8 @@ def publish(args: argparse.Namespace, got: dict[str, Any]) -> dict[str, Any]:
             "window_s": args.window,
             "bucket_s": found.bucket_s,
             "ceiling_s": args.ceiling_seconds,
+            "workers": args.workers if args.db == "postgresql" else "embedded",
+            "worker_threads": args.worker_threads if args.db == "postgresql" else None,
             "playbook": playbook("http://127.0.0.1:PORT/soak-hook"),
         },
         "seed": got["seed"],
@@ -416,6 +423,8 @@ def main() -> int:
     parser.add_argument("--duration", type=parse_duration, help="e.g. 30m (default), 90s, 1h")
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--users", type=int, default=16, help="locust users")
+    parser.add_argument("--workers", type=int, default=2, help="`muster worker`s (PostgreSQL)")
+    parser.add_argument("--worker-threads", type=int, default=2, help="threads per worker")
     parser.add_argument("--spawn-rate", type=float, default=8.0, help="users started per second")
     parser.add_argument("--user-rate", type=float, default=4.0, help="task runs/s per user")
     parser.add_argument("--window", type=int, help="seconds per window (default 300; quick 30)")

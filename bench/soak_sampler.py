@@ -46,11 +46,11 @@ def rss_mb(pid: int) -> float:
 class Sampler:
     """Samples the muster processes and the database once per second in a thread."""
 
-    def __init__(self, db: Database, server_pid: int, worker_pid: int | None, locust_pid: int):
-        self.db, self.server_pid, self.worker_pid, self.locust_pid = (
+    def __init__(self, db: Database, server_pid: int, worker_pids: list[int], locust_pid: int):
+        self.db, self.server_pid, self.worker_pids, self.locust_pid = (
             db,
             server_pid,
-            worker_pid,
+            worker_pids,
             locust_pid,
         )
         self.samples: list[Sample] = []
@@ -86,7 +86,7 @@ class Sampler:
 
     def _sample(self, conn: Any, counts: bool) -> Sample:
         server = process_tree(self.server_pid)
-        worker = process_tree(self.worker_pid) if self.worker_pid else []
+        worker = [p for pid in self.worker_pids for p in process_tree(pid)]
         queue = backlog(self.db, conn)
         incidents = alerts = None
         if counts:

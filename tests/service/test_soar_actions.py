@@ -1,4 +1,4 @@
-"""The in-transaction SOAR actions against the real database (SQLite and PostgreSQL).
+"""SOAR actions on muster data (in transaction, read only) on SQLite and PostgreSQL.
 
 Each test owns a fresh tenant, opens an incident by hand, and runs actions the way the engine
 does: parameters validated by the action's `Input`, `run` inside a tenant unit of work with
@@ -50,11 +50,12 @@ def run(
     params: dict[str, Any],
     at: datetime = T0,
 ) -> dict[str, Any]:
-    """Run one action in its own write transaction, as the engine does; its JSON output."""
+    """Run one action as the engine does (in a write transaction; a `read_only` one in a
+    read-only transaction); its JSON output."""
     cls = load_actions()[action]
-    assert cls.in_transaction
+    assert cls.in_transaction or cls.read_only
     inputs = cls.Input.model_validate(params)
-    with unit_of_work(db, TenantContext(tenant.id), write=True) as session:
+    with unit_of_work(db, TenantContext(tenant.id), write=not cls.read_only) as session:
         ctx = ActionContext(
             tenant_id=tenant.id,
             process_id=uuid.uuid4(),

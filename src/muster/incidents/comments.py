@@ -29,10 +29,13 @@ def add_comment(
     now: datetime,
     *,
     comment_id: uuid.UUID | None = None,
+    lock: bool = True,
 ) -> Comment:
     """Add a comment; a person's first comment counts as the response. A `comment_id` another
-    tenant's comment holds is NotFound, as any other tenant's id."""
-    incident = get_incident(session, incident_id)
+    tenant's comment holds is NotFound, as any other tenant's id. The incident is read locked
+    (`service.ROW_LOCK`: a first comment may change it) unless `lock=False`: the caller holds
+    its lock already (the SOAR runner)."""
+    incident = get_incident(session, incident_id, lock=lock)
     if comment_id is not None and session.get(Comment, comment_id) is not None:
         raise Conflict(f"comment {comment_id} exists", code="comment.exists")
     if comment_id is not None and id_taken(session, Comment.id, comment_id):

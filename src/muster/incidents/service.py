@@ -28,12 +28,27 @@ from muster.tenants.users import members
 
 # lifecycle fields an incident's SLA depends on (`muster.sla.clock`)
 _SLA_FIELDS = frozenset({"severity", "responded_at", "resolved_at", "exclude_from_sla"})
+# `get_incident(lock=True)` reads the row with `FOR NO KEY UPDATE` (PostgreSQL; SQLite has one
+# writer already) and holds it to the end of the transaction: an ingest in another process
+# that adds alerts to the incident waits for the edit to commit, or the edit waits for the
+# ingest and reads its version, instead of the edit's versioned UPDATE matching no row
+# (a 412 `incident.stale_version` nobody asked for). Foreign keys to the incident (alerts,
+# timeline rows, comments) take only KEY SHARE locks, which this does not block.
+ROW_LOCK = {"key_share": True}
 
 
-def get_incident(session: Session, incident_id: uuid.UUID) -> Incident:
+def get_incident(session: Session, incident_id: uuid.UUID, *, lock: bool = False) -> Incident:
     """The incident, or NotFound (also for another tenant's id: the session's tenancy filter
-    applies to this look-up, and its identity map only holds the session's tenant)."""
-    incident = session.get(Incident, incident_id)
+    applies to this look-up, and its identity map only holds the session's tenant). With
+    `lock`, read afresh and locked to the end of the transaction (`ROW_LOCK`); the session's
+    pending changes are flushed first, so the fresh read keeps them."""
+    if not lock:
+        incident = session.get(Incident, incident_id)
+    else:
+        session.flush()
+        incident = session.get(
+            Incident, incident_id, with_for_update=ROW_LOCK, populate_existing=True
+        )
     if incident is None:
         raise NotFound("incident", incident_id)
     return incident
@@ -145,11 +160,14 @@ def change_incident(
     if_match: int | None = None,
     reason: str | None = None,
     flush: bool = True,
+    lock: bool = True,
 ) -> Incident:
-    """Run the lifecycle transition, apply it and write it to the timeline. With
-    `flush=False` the row is written at the next flush or commit (SOAR steps batch several
-    changes of one incident into one UPDATE); its `version` then moves at that point."""
-    incident = get_incident(session, incident_id)
+    """Run the lifecycle transition, apply it and write it to the timeline. The incident is
+    read locked (`ROW_LOCK`) unless `lock=False`: the caller holds its lock already (the
+    SOAR runner). With `flush=False` the row is written at the next flush or commit (SOAR
+    steps batch several changes of one incident into one UPDATE); its `version` then moves
+    at that point."""
+    incident = get_incident(session, incident_id, lock=lock)
     if if_match is not None and if_match != incident.version:
         raise StaleVersion(
             f"incident is at version {incident.version}, not {if_match}; reload and retry"
@@ -196,7 +214,7 @@ def apply_outcome(
 def delete_incident(session: Session, incident_id: uuid.UUID, actor: Actor, now: datetime) -> None:
     """Delete an incident with its comments and SOAR runs; its alerts stay, ungrouped, and
     the deletion stays on record (the timeline rows are kept, with a final entry)."""
-    incident = get_incident(session, incident_id)
+    incident = get_incident(session, incident_id, lock=True)
     session.execute(
         update(Alert)
         .where(Alert.incident_id == incident.id)
@@ -221,7 +239,10 @@ def merge_incidents(
     actor: Actor,
     now: datetime,
 ) -> Incident:
-    """Move every alert of `other_ids` into the target; resolve the others as DUPLICATE."""
+    """Move every alert of `other_ids` into the target; resolve the others as DUPLICATE.
+    All of them are locked first, in id order (two merges never wait on each other)."""
+    for incident_id in sorted({target_id, *other_ids}):
+        get_incident(session, incident_id, lock=True)
     target = get_incident(session, target_id)
     if target.status == IncidentStatus.RESOLVED:
         raise InvalidTransition("cannot merge into a RESOLVED incident; reopen it first")
@@ -268,6 +289,8 @@ def move_alert(
     alert = session.scalars(select(Alert).where(Alert.id == alert_id)).first()
     if alert is None:
         raise NotFound("alert", alert_id)
+    for incident_id in sorted(filter(None, {target_id, alert.incident_id})):
+        get_incident(session, incident_id, lock=True)
     target = get_incident(session, target_id)
     source = get_incident(session, alert.incident_id) if alert.incident_id else None
     if source is not None and source.id == target.id:

@@ -32,6 +32,7 @@ from muster.config import Settings
 from muster.db import TenantContext, unit_of_work
 from muster.db.engine import Database
 from muster.incidents.lifecycle import SOAR
+from muster.incidents.service import ROW_LOCK
 from muster.incidents.timeline import record
 from muster.models import Incident, SoarProcess, Tenant
 from muster.playbooks.definition import (
@@ -66,12 +67,12 @@ HoldJob = Callable[[Session, float], None]
 # how long one run holds SQLite's write lock.
 MAX_STEPS_PER_TRANSACTION = 50
 TRANSACTION_BUDGET_S = 0.02
-# A run's transaction reads its incident with `FOR NO KEY UPDATE` (PostgreSQL; SQLite has one
-# writer already): an ingest in another process that adds alerts to the incident waits for
-# the steps to commit (or they wait for it, and read its version), instead of the steps'
-# versioned UPDATE matching no row and crashing the run (StaleDataError). Foreign keys to the
-# incident (alerts, timeline rows) take only KEY SHARE locks, which this does not block.
-ROW_LOCK = {"key_share": True}
+# A run's transaction reads its incident locked (`incidents.service.ROW_LOCK`): an ingest in
+# another process that adds alerts to the incident waits for the steps to commit (or they
+# wait for it, and read its version), instead of the steps' versioned UPDATE matching no row
+# and crashing the run (StaleDataError). Ingest waits while the steps run, so whatever is
+# slow stays out of that transaction: outside-world actions and `read_only` actions run
+# between transactions (`_run_outside`).
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,18 +134,18 @@ class Runner:
                 outcome = self._step(
                     tenant_id, process_id, finish_job, hold, event, expect, external, outside
                 )
+                if isinstance(outcome, _External):
+                    began = time.perf_counter()
+                    external, event, expect = outcome, self._run_outside(outcome), outcome.expect
+                    outside = time.perf_counter() - began
+                else:
+                    external, event, expect, outside = None, None, None, 0.0
             except ActionCrashed as crash:
                 log.warning("soar_action_crashed", process=str(process_id), error=str(crash))
                 self._fail(tenant_id, process_id, finish_job, hold, crash)
                 return
             if outcome is None:
                 return
-            if isinstance(outcome, _External):
-                began = time.perf_counter()
-                external, event, expect = outcome, self._run_outside(outcome), outcome.expect
-                outside = time.perf_counter() - began
-            else:
-                external, event, expect, outside = None, None, None, 0.0
 
     # ---------------------------------------------------------------- steps in one transaction
 
@@ -329,7 +330,8 @@ class Runner:
         )
         expect = Expect("RUNNING", process.steps_run, step.id)
         if not action.in_transaction:  # outside-world actions see the tenant's settings
-            ctx.tenant_settings = _tenant_settings(session, process.tenant_id)
+            if not action.read_only:
+                ctx.tenant_settings = _tenant_settings(session, process.tenant_id)
             return _External(action, params, ctx, step.retries, expect), ("", "", {}, {}, None)
         ctx.session = session
         result = call_in_transaction(action, ctx, params)
@@ -362,7 +364,17 @@ class Runner:
     # ---------------------------------------------------------------- helpers
 
     def _run_outside(self, external: _External) -> engine.Event:
-        return call_outside(external.action, external.ctx, external.params, external.retries)
+        """Run an action between the run's write transactions: a `read_only` one in a
+        read-only transaction of its own (nothing locked), any other with its retries."""
+        if not external.action.read_only:
+            return call_outside(external.action, external.ctx, external.params, external.retries)
+        tenant = TenantContext(external.ctx.tenant_id)
+        with unit_of_work(self.db, tenant, write=False) as session:
+            external.ctx.session = session
+            try:
+                return call_in_transaction(external.action, external.ctx, external.params)
+            finally:
+                external.ctx.session = None
 
     def _definition(self, session: Session, process: SoarProcess) -> PlaybookDefinition:
         return _cached_definition(process.playbook_id, process.playbook_version, session)

@@ -83,6 +83,7 @@ def take_incident(
         now,
         reason="playbook running",
         flush=False,
+        lock=False,  # the runner holds the incident's lock
     )
 
 
@@ -101,7 +102,14 @@ def hand_back(
     target = process.previous_assignee if definition.hand_back == "previous" else None
     try:
         change_incident(
-            session, incident.id, {"assignee": target}, SOAR, now, reason=why, flush=False
+            session,
+            incident.id,
+            {"assignee": target},
+            SOAR,
+            now,
+            reason=why,
+            flush=False,
+            lock=False,  # the runner holds the incident's lock
         )
     except DomainError:  # the previous assignee left the tenant meanwhile
         change_incident(

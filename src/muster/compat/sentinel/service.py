@@ -75,6 +75,7 @@ def put_incident(
         _create(session, incident_id, props, actor, now)
         created = True
     else:
+        get_incident(session, incident_id, lock=True)  # the etag is checked on the locked row
         created = False
     current = incident_view(session, incident_id)
     if not created and version is not None and version != current.version:

@@ -12,6 +12,11 @@ so). Two families:
   action refuses bad input with a `DomainError` *before* it writes (the step then fails and
   the transaction goes on); any other exception rolls the whole transaction back and fails
   the run.
+- `read_only = True` (with `in_transaction = False`): actions that only read muster's data
+  (`related_incidents`). They run between the step's write transactions, in a read-only
+  transaction of their own (`ctx.session`), so a slow read holds no lock on the incident
+  (an ingest adding alerts to it would wait). Their result is applied in the next write
+  transaction, if the run is still at that step; repeating one after a crash is harmless.
 - `in_transaction = False` (the default): actions that talk to the outside world (webhook,
   e-mail, HTTP request). They run outside any transaction (`ctx.session` is None) and may be
   repeated after a crash, so they send `ctx.idempotency_key` to the receiver (an
@@ -66,7 +71,7 @@ class ActionContext:
     now: datetime
     settings: Settings
     idempotency_key: str
-    session: Session | None = None  # only for `in_transaction` actions
+    session: Session | None = None  # only for `in_transaction` and `read_only` actions
     tenant_settings: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -80,6 +85,7 @@ class Action:
     timeout: ClassVar[float] = 10.0  # seconds
     retryable: ClassVar[tuple[type[BaseException], ...]] = (RetryableError,)
     in_transaction: ClassVar[bool] = False
+    read_only: ClassVar[bool] = False
 
     @classmethod
     def time_limit(cls, settings: Settings) -> float:

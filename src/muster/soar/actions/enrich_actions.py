@@ -1,13 +1,12 @@
 """Enrichment: facts about a technique, an IP address, and the tenant's related incidents.
 
 `attack_lookup` and `classify_ip` are pure (the offline ATT&CK catalogue, `ipaddress`).
-`related_incidents` reads the tenant's alerts in the step's transaction: two incidents are
-related when their alerts share a value (hostname, username, srcIp or an entity's value,
-compared without regard to case) within the last `days`. The step runs inside the run's
-transaction, which holds its incident's row lock, so its cost is bounded by the number of alerts
-it examines (`MAX_EXAMINED`, the tenant's newest), not by the size of the tenant: a 30-minute
-soak on PostgreSQL that scanned the whole window saw the step slow down with every alert stored,
-and ingest into the locked incidents wait behind it.
+`related_incidents` reads the tenant's alerts: two incidents are related when their alerts
+share a value (hostname, username, srcIp or an entity's value, compared without regard to
+case) within the last `days`. It is `read_only`: it runs in a read-only transaction of its
+own, not in the step's, which holds the incident's row lock (a 30-minute soak on PostgreSQL
+saw ingest into the locked incidents wait behind it). Its cost is bounded by the number of
+alerts it examines (`MAX_EXAMINED`, the tenant's newest), not by the size of the tenant.
 """
 
 from __future__ import annotations
@@ -207,6 +206,8 @@ class RelatedIncidents(IncidentAction):
     """Other incidents of the tenant whose recent alerts share a value with this incident's."""
 
     name = "related_incidents"
+    in_transaction = False
+    read_only = True  # a scan of up to 20,000 alerts: it must not hold the incident's lock
     summary = (
         "Incidents sharing a hostname, username, srcIp or entity value with this one "
         "among the tenant's newest 20,000 alerts of the last `days` (default 30), newest first."

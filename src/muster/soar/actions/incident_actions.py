@@ -35,9 +35,9 @@ class IncidentAction(Action):
 
     @staticmethod
     def session(ctx: ActionContext) -> Session:
-        """The step's tenant-scoped session (the engine gives one to `in_transaction` actions)."""
+        """The tenant-scoped session the engine gives `in_transaction` and `read_only` actions."""
         if ctx.session is None:
-            raise RuntimeError("an in-transaction action was run without a session")
+            raise RuntimeError("a database action was run without a session")
         return ctx.session
 
     @staticmethod
@@ -62,6 +62,7 @@ class IncidentAction(Action):
             ctx.now,
             reason=f"playbook step {ctx.step_id}",
             flush=False,  # written with the step's other changes at commit
+            lock=False,  # the runner holds the incident's lock
         )
         return incident, any(getattr(incident, name) != old for name, old in before.items())
 
@@ -249,5 +250,7 @@ class AddComment(IncidentAction):
 
     def run(self, ctx: ActionContext, params: CommentInput) -> CommentOutput:
         """The comment is on the incident's timeline."""
-        comment = add_comment(self.session(ctx), self.incident_id(ctx), params.body, SOAR, ctx.now)
+        comment = add_comment(
+            self.session(ctx), self.incident_id(ctx), params.body, SOAR, ctx.now, lock=False
+        )
         return CommentOutput(comment_id=str(comment.id))
