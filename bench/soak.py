@@ -287,16 +287,24 @@ def totals(db: Database) -> dict[str, Any]:
         conn.close()
 
 
-def log_problems(text: str) -> dict[str, int]:
-    """Error and warning lines (structlog's `[error ]`, `[warning ]`) and tracebacks in a log."""
-    return {
-        level: len(re.findall(pattern, text))
-        for level, pattern in (
-            ("errors", r"\[(?:error|critical)\s*\]"),
-            ("warnings", r"\[warning\s*\]"),
-            ("tracebacks", r"^Traceback"),
-        )
+PROBLEMS = {
+    "errors": r"\[(?:error|critical)\s*\]",
+    "warnings": r"\[warning\s*\]",
+    "tracebacks": r"^Traceback",
+}
+
+
+def log_problems(text: str) -> dict[str, Any]:
+    """How many error and warning lines (structlog's `[error ]`, `[warning ]`) and tracebacks
+    a log holds, and the first five such lines (the log itself goes with the workdir)."""
+    lines = text.splitlines()
+    found: dict[str, Any] = {
+        level: sum(1 for line in lines if re.search(pattern, line))
+        for level, pattern in PROBLEMS.items()
     }
+    either = "|".join(PROBLEMS.values())
+    found["first"] = [line[:300] for line in lines if re.search(either, line)][:5]
+    return found
 
 
 def soak(args: argparse.Namespace, wd: Path) -> dict[str, Any]:
