@@ -21,6 +21,7 @@ import typer
 from rich.table import Table
 from sqlalchemy.exc import DBAPIError
 
+from muster.cli.input_file import opened_input
 from muster.cli.main import JsonFlag, app, console
 from muster.clock import SystemClock
 from muster.config import Settings
@@ -111,7 +112,7 @@ def import_(
     crash to finish (nothing is duplicated)."""
     db = _database()
     try:
-        with _input(file) as stream:
+        with opened_input(file) as (stream, _size):
             if file != "-" and not allow_partial:
                 check_complete(stream)
             summary = import_tenant(
@@ -128,20 +129,6 @@ def import_(
     finally:
         db.dispose()
     _import_report(summary, as_json)
-
-
-@contextmanager
-def _input(file: str) -> Iterator[IO[bytes]]:
-    """Stdin, or the file opened for binary reading."""
-    if file == "-":
-        yield sys.stdin.buffer
-        return
-    try:
-        stream = open(file, "rb")  # noqa: SIM115 (closed below)
-    except OSError as exc:
-        raise typer.BadParameter(f"cannot read {file}: {exc.strerror}", param_hint="FILE") from None
-    with stream:
-        yield stream
 
 
 def _import_report(summary: ImportSummary, as_json: bool) -> None:

@@ -20,15 +20,12 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
-import sys
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from enum import StrEnum
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 import typer
 from rich.progress import (
@@ -45,6 +42,7 @@ from muster.alerts.formats import FORMATS
 from muster.alerts.formats.csv_rows import read_csv_records
 from muster.alerts.stream import Malformed, Record, read_records
 from muster.cli.ingest_sinks import BatchRejected, DatabaseSink, HttpSink, IngestAborted, Sink
+from muster.cli.input_file import opened_input
 from muster.cli.main import JsonFlag, app, console
 from muster.config import Settings
 
@@ -174,7 +172,7 @@ def ingest(
     """Ingest a JSON array, JSON Lines or CSV file of any size in batches; exit 1 if anything
     failed."""
     source = str(input_format.value) if input_format is not None else None
-    with _opened(file) as (stream, size):
+    with opened_input(file) as (stream, size):
         try:
             sink = _sink(tenant, url, key, source)
         except IngestAborted as exc:
@@ -199,24 +197,6 @@ def _sink(tenant: uuid.UUID | None, url: str | None, key: str | None, source: st
     if tenant is None:
         raise typer.BadParameter("which tenant? (or give --url and --key)", param_hint="--tenant")
     return DatabaseSink(Settings(), tenant, source)
-
-
-@contextmanager
-def _opened(file: str) -> Iterator[tuple[io.BufferedReader[Any], int | None]]:
-    """A buffered reader over the file and its size, or over stdin (left open) and None."""
-    if file == "-":
-        stdin = io.BufferedReader(cast(io.RawIOBase, sys.stdin.buffer))
-        try:
-            yield stdin, None
-        finally:
-            stdin.detach()
-        return
-    try:
-        stream = open(file, "rb")  # noqa: SIM115 (closed below)
-    except OSError as exc:
-        raise typer.BadParameter(f"cannot read {file}: {exc.strerror}", param_hint="FILE") from None
-    with stream:
-        yield stream, os.fstat(stream.fileno()).st_size
 
 
 def _run(

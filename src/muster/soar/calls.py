@@ -1,10 +1,13 @@
-"""Running an action: inside the step's transaction, or outside any with its retries."""
+"""Running an action: inside the step's transaction, in a read-only transaction of its own,
+or outside any with its retries."""
 
 from __future__ import annotations
 
 import time
 
 from muster.config import Settings
+from muster.db import TenantContext, unit_of_work
+from muster.db.engine import Database
 from muster.errors import DomainError
 from muster.soar import engine
 from muster.soar.actions.base import Action, ActionContext, ActionInput
@@ -34,6 +37,19 @@ def call_in_transaction(
     except Exception as exc:
         raise ActionCrashed(ctx.step_id, f"{type(exc).__name__}: {exc}") from exc
     return engine.Done(output.model_dump(mode="json"))
+
+
+def call_read_only(
+    db: Database, action: type[Action], ctx: ActionContext, params: ActionInput
+) -> engine.Event:
+    """Run a `read_only` action in a read-only tenant transaction of its own (no lock held),
+    with the same outcomes as `call_in_transaction`."""
+    with unit_of_work(db, TenantContext(ctx.tenant_id), write=False) as session:
+        ctx.session = session
+        try:
+            return call_in_transaction(action, ctx, params)
+        finally:
+            ctx.session = None
 
 
 def call_outside(

@@ -43,8 +43,14 @@ from muster.playbooks.definition import (
 )
 from muster.soar import engine
 from muster.soar.actions.base import Action, ActionContext, ActionInput, load_actions
-from muster.soar.calls import ActionCrashed, call_in_transaction, call_outside, longest_call
-from muster.soar.service import definition_of
+from muster.soar.calls import (
+    ActionCrashed,
+    call_in_transaction,
+    call_outside,
+    call_read_only,
+    longest_call,
+)
+from muster.soar.service import cached_definition_of
 from muster.soar.templating import TemplateError, render
 from muster.soar.transitions import ACTIVE, apply_move, end, log_step, mirror, take_incident
 from muster.soar.views import (
@@ -366,18 +372,12 @@ class Runner:
     def _run_outside(self, external: _External) -> engine.Event:
         """Run an action between the run's write transactions: a `read_only` one in a
         read-only transaction of its own (nothing locked), any other with its retries."""
-        if not external.action.read_only:
-            return call_outside(external.action, external.ctx, external.params, external.retries)
-        tenant = TenantContext(external.ctx.tenant_id)
-        with unit_of_work(self.db, tenant, write=False) as session:
-            external.ctx.session = session
-            try:
-                return call_in_transaction(external.action, external.ctx, external.params)
-            finally:
-                external.ctx.session = None
+        if external.action.read_only:
+            return call_read_only(self.db, external.action, external.ctx, external.params)
+        return call_outside(external.action, external.ctx, external.params, external.retries)
 
     def _definition(self, session: Session, process: SoarProcess) -> PlaybookDefinition:
-        return _cached_definition(process.playbook_id, process.playbook_version, session)
+        return cached_definition_of(session, process.playbook_id, process.playbook_version)
 
 
 def _applies(process: SoarProcess, expect: Expect | None) -> bool:
@@ -391,20 +391,3 @@ def _applies(process: SoarProcess, expect: Expect | None) -> bool:
 def _tenant_settings(session: Session, tenant_id: uuid.UUID) -> dict[str, Any]:
     tenant = session.get(Tenant, tenant_id)
     return dict(tenant.settings or {}) if tenant is not None else {}
-
-
-_DEFINITIONS: dict[tuple[uuid.UUID, int], PlaybookDefinition] = {}
-
-
-def _cached_definition(
-    playbook_id: uuid.UUID, version: int, session: Session
-) -> PlaybookDefinition:
-    """Versions never change, so each is parsed once per process lifetime of the worker."""
-    key = (playbook_id, version)
-    found = _DEFINITIONS.get(key)
-    if found is None:
-        found = definition_of(session, playbook_id, version)
-        if len(_DEFINITIONS) > 4096:
-            _DEFINITIONS.clear()
-        _DEFINITIONS[key] = found
-    return found

@@ -41,6 +41,23 @@ def definition_of(session: Session, playbook_id: uuid.UUID, version: int) -> Pla
     return PlaybookDefinition.model_validate(saved.definition)
 
 
+_DEFINITIONS: dict[tuple[uuid.UUID, int], PlaybookDefinition] = {}
+
+
+def cached_definition_of(
+    session: Session, playbook_id: uuid.UUID, version: int
+) -> PlaybookDefinition:
+    """`definition_of`, parsed once per process: a saved version never changes."""
+    key = (playbook_id, version)
+    found = _DEFINITIONS.get(key)
+    if found is None:
+        found = definition_of(session, playbook_id, version)
+        if len(_DEFINITIONS) > 4096:
+            _DEFINITIONS.clear()
+        _DEFINITIONS[key] = found
+    return found
+
+
 def create_process(
     session: Session,
     incident: Incident,

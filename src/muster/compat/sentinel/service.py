@@ -24,7 +24,7 @@ from muster.compat.mapping import (
 )
 from muster.compat.sentinel.schemas import IncidentIn, IncidentPropertiesIn
 from muster.compat.views import IncidentView, assignee_for, incident_view
-from muster.errors import InvalidInput, StaleVersion
+from muster.errors import InvalidInput, NotFound, StaleVersion
 from muster.incidents.comments import add_comment, delete_comment, edit_comment
 from muster.incidents.lifecycle import Actor
 from muster.incidents.relations import delete_relation, list_relations
@@ -71,12 +71,12 @@ def put_incident(
     then body) is current (StaleVersion otherwise); the view after, and whether it was new."""
     version = etag_version(if_match, "If-Match") if if_match else etag_version(body.etag)
     props = body.properties
-    if session.get(Incident, incident_id) is None:
-        _create(session, incident_id, props, actor, now)
-        created = True
-    else:
+    try:
         get_incident(session, incident_id, lock=True)  # the etag is checked on the locked row
         created = False
+    except NotFound:
+        _create(session, incident_id, props, actor, now)
+        created = True
     current = incident_view(session, incident_id)
     if not created and version is not None and version != current.version:
         raise StaleVersion(
