@@ -32,9 +32,9 @@ from muster.config import Settings
 from muster.db import TenantContext, unit_of_work
 from muster.db.engine import Database
 from muster.incidents.lifecycle import SOAR
-from muster.incidents.service import ROW_LOCK
+from muster.incidents.service import get_incident
 from muster.incidents.timeline import record
-from muster.models import Incident, SoarProcess, Tenant
+from muster.models import SoarProcess, Tenant
 from muster.playbooks.definition import (
     ActionStep,
     AnyStep,
@@ -73,7 +73,7 @@ HoldJob = Callable[[Session, float], None]
 # how long one run holds SQLite's write lock.
 MAX_STEPS_PER_TRANSACTION = 50
 TRANSACTION_BUDGET_S = 0.02
-# A run's transaction reads its incident locked (`incidents.service.ROW_LOCK`): an ingest in
+# A run's transaction reads its incident locked (`get_incident(lock=True)`): an ingest in
 # another process that adds alerts to the incident waits for the steps to commit (or they
 # wait for it, and read its version), instead of the steps' versioned UPDATE matching no row
 # and crashing the run (StaleDataError). Ingest waits while the steps run, so whatever is
@@ -176,8 +176,7 @@ class Runner:
             if process is None or not _applies(process, expect):
                 finish_job(session)
                 return None
-            incident = session.get(Incident, process.incident_id, with_for_update=ROW_LOCK)
-            assert incident is not None
+            incident = get_incident(session, process.incident_id, lock=True)
             definition = self._definition(session, process)
             if process.status == "PENDING":
                 process.status = "RUNNING"
@@ -267,12 +266,8 @@ class Runner:
             hold(session, 0.0)
             now = self.clock.now()
             process = session.get(SoarProcess, process_id)
-            incident = (
-                session.get(Incident, process.incident_id, with_for_update=ROW_LOCK)
-                if process
-                else None
-            )
-            if process is not None and incident is not None and process.status in ACTIVE:
+            if process is not None and process.status in ACTIVE:
+                incident = get_incident(session, process.incident_id, lock=True)
                 definition = self._definition(session, process)
                 log_step(
                     session, process, crash.step_id, "action", "error", now, now, error=crash.error
