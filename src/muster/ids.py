@@ -68,3 +68,16 @@ def normalise_incident_hash(value: str) -> str:
     if len(cleaned) != 8:
         return value.strip().upper()
     return f"{cleaned[:4]}-{cleaned[4:]}"
+
+
+MAX_INCIDENT_NUMBER = 2**31 - 1  # incidents.number is a 32-bit INTEGER column
+
+
+def incident_number(value: str) -> int | None:
+    """The incident number a typed `#12` or `12` names; None unless it is ASCII digits an
+    incident can have (a larger number is out of the column's range on PostgreSQL)."""
+    text = value.strip().removeprefix("#")
+    if not (text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    return number if number <= MAX_INCIDENT_NUMBER else None

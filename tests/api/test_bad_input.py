@@ -547,9 +547,14 @@ class TestProblemShape:
                 json={"severity": 2},
                 headers={**tenant.headers(), "If-Match": '"999"'},
             ),
+            client.patch(  # a digit int() refuses
+                f"/api/v1/incidents/{made['id']}",
+                json={"severity": 2},
+                headers={**tenant.headers(), "If-Match": b'"\xb2"'},
+            ),
             client.post(ALERTS, content=b"{", headers=tenant.headers()),
             client.get("/api/v1/nope", headers=tenant.headers()),
         ]
-        assert [r.status_code for r in cases] == [401, 401, 403, 404, 409, 412, 400, 404]
+        assert [r.status_code for r in cases] == [401, 401, 403, 404, 409, 412, 400, 400, 404]
         for resp in cases:
             assert_problem(resp, resp.status_code)

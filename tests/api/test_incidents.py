@@ -231,6 +231,15 @@ class TestQueue:
             assert len(got) == len(set(got)), params
             assert set(got) == want, params
 
+    @pytest.mark.parametrize("q", ["6294090811", "#99999999999999999999", "²", "#2147483647"])
+    def test_a_number_no_incident_has_is_no_match(
+        self, client: httpx.Client, tenant: TenantKeys, q: str
+    ) -> None:
+        create_incident(client, tenant, description="nothing numeric")
+        resp = client.get(LIST, params={"q": q}, headers=tenant.headers(Role.VIEWER))
+        assert resp.status_code == 200, resp.text
+        assert resp.json() == {"items": [], "nextCursor": None}
+
     def test_no_match_is_an_empty_page(self, client: httpx.Client, tenant: TenantKeys) -> None:
         create_incident(client, tenant)
         resp = client.get(

@@ -284,6 +284,9 @@ class TestForms:
         assert [a["id"] for a in api_incident(client, tenant, fresh)["alerts"]] == [
             target["alertId"]
         ]
+        for beyond in ("#99999999999", "#²"):  # numbers no incident can have: found by none
+            refused = post(web, fresh, f"alerts/{target['alertId']}/move", incidentId=beyond)
+            assert refused.status_code == 404, (beyond, refused.text)
 
     @pytest.mark.parametrize("token", [None, "forged"])
     def test_csrf_refusal_changes_nothing(

@@ -79,6 +79,7 @@ def test_a_bad_filter_is_shown_not_a_crash(web: httpx.Client) -> None:
     assert page.status_code == 400
     assert 'role="alert"' in page.text and 'id="alerts-results"' in page.text
     assert web.get("/ui/alerts", params={"severity": "9"}).status_code == 400
+    assert web.get("/ui/alerts", params={"severity": "²"}).status_code == 400  # int() refuses
 
 
 def test_keyset_paging_walks_every_alert_once(

@@ -91,6 +91,10 @@ def test_saving_makes_a_new_version(
         f"/ui/playbooks/{pid}", data={"csrf_token": token, "yaml": text, "version": "1"}
     )
     assert stale.status_code == 409 and "version 2" in " ".join(problems(stale.text))
+    odd = admin.post(  # a digit int() refuses: no version named, as for any other text
+        f"/ui/playbooks/{pid}", data={"csrf_token": token, "yaml": text, "version": "²"}
+    )
+    assert odd.status_code == 303, odd.text
 
 
 def test_invalid_yaml_is_explained_and_nothing_is_saved(

@@ -200,6 +200,6 @@ def if_match_version(if_match: str | None) -> int | None:
     if if_match is None or if_match.strip() == "*":
         return None
     cleaned = if_match.strip().removeprefix("W/").strip('"')
-    if not cleaned.isdigit():
+    if not (cleaned.isascii() and cleaned.isdigit()):  # int() refuses "²"
         raise InvalidInput.field("If-Match", 'must be an ETag from this API, e.g. "3"')
     return int(cleaned)

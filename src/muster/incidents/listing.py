@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session, defer
 
 from muster.errors import InvalidInput
-from muster.ids import normalise_incident_hash
+from muster.ids import incident_number, normalise_incident_hash
 from muster.models import Incident
 from muster.models.enums import SOAR_ASSIGNEE
 from muster.pagination import SortKey, apply_keyset, page
@@ -138,6 +138,7 @@ def _matches_text(q: str) -> ColumnElement[bool]:
         Incident.details.ilike(pattern, escape="\\"),
         Incident.incident_hash == normalise_incident_hash(text),
     ]
-    if text.lstrip("#").isdigit():
-        options.append(Incident.number == int(text.lstrip("#")))
+    number = incident_number(text)
+    if number is not None:
+        options.append(Incident.number == number)
     return or_(*options)

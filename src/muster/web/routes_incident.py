@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from muster.alerts.service import get_alert
 from muster.errors import InvalidInput, NotFound
+from muster.ids import incident_number
 from muster.incidents import comments as notes
 from muster.incidents import service
 from muster.incidents.schemas import IncidentUpdate
@@ -42,9 +43,13 @@ def _find(ctx: WebCtx, ref: str, field: str) -> uuid.UUID:
         return uuid.UUID(text)
     except ValueError:
         pass
-    if text.lstrip("#").isdigit():
-        number = int(text.lstrip("#"))
-        found = ctx.session.scalar(select(Incident.id).where(Incident.number == number))
+    if text.lstrip("#").isdigit():  # a number no incident can have names none
+        number = incident_number(text)
+        found = (
+            None
+            if number is None
+            else ctx.session.scalar(select(Incident.id).where(Incident.number == number))
+        )
         if found is None:
             raise NotFound("incident", text)
         return found

@@ -124,7 +124,7 @@ def save_playbook(request: Request, ctx: ActionCtx, playbook_id: uuid.UUID) -> R
     found = service.get_playbook(ctx.session, playbook_id)
     text = ctx.form.get("yaml")
     version = ctx.form.get("version")
-    if_match = int(version) if version.isdigit() else None
+    if_match = int(version) if version.isascii() and version.isdigit() else None
     try:
         service.update_playbook(
             ctx.session, playbook_id, load_yaml(text), ctx.viewer.actor, ctx.now, if_match=if_match

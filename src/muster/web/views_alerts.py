@@ -50,7 +50,7 @@ def to_alert_filter(search: FormValues) -> AlertFilter:
     severity = None
     if search.get("severity"):
         text = search.get("severity")
-        if not text.isdigit() or int(text) > 4:
+        if not (text.isascii() and text.isdigit()) or int(text) > 4:  # int() refuses "²"
             raise InvalidInput.field("severity", "must be a number from 0 to 4")
         severity = int(text)
     return AlertFilter(

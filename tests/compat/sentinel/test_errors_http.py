@@ -72,6 +72,7 @@ class TestRequestChecks:
             ({"$top": "0"}, "$top"),
             ({"$top": "1001"}, "$top"),
             ({"$top": "ten"}, "$top"),
+            ({"$top": "²"}, "$top"),  # a digit int() refuses
             ({"$skipToken": "not-a-cursor"}, ""),
         ],
     )
@@ -152,6 +153,15 @@ class TestBodies:
             headers={"If-Match": '"999"'},
         )
         assert "Newer version" in assert_cloud_error(stale, 409, "Conflict")
+        odd = raw_call(  # a digit int() refuses
+            client,
+            "PUT",
+            f"/incidents/{incident}",
+            tenant,
+            json=body,
+            headers={"If-Match": b'"\xb2"'},
+        )
+        assert "If-Match" in assert_cloud_error(odd, 400, "BadRequest")
         fresh = raw_call(client, "GET", f"/incidents/{incident}", tenant).json()
         assert fresh["properties"]["title"] != "renamed"
         ok = raw_call(

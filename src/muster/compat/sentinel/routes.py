@@ -108,9 +108,10 @@ def top_of(request: Request) -> int:
     text = first_param(request, "$top")
     if text is None:
         return DEFAULT_TOP
-    if not text.strip().isdigit() or not 1 <= int(text) <= MAX_TOP:
+    digits = text.strip()
+    if not (digits.isascii() and digits.isdigit()) or not 1 <= int(digits) <= MAX_TOP:
         raise InvalidInput.field("$top", f"must be a whole number from 1 to {MAX_TOP}")
-    return int(text)
+    return int(digits)
 
 
 def next_link(request: Request, token: str | None) -> str | None:

@@ -54,7 +54,7 @@ def etag_version(etag: str | None, field: str = "etag") -> int | None:
     if etag is None or etag.strip() in ("", "*"):
         return None
     cleaned = etag.strip().removeprefix("W/").strip('"')
-    if not cleaned.isdigit():
+    if not (cleaned.isascii() and cleaned.isdigit()):  # int() refuses "²"
         raise InvalidInput.field(field, 'is not an etag of this API, e.g. "3"')
     return int(cleaned)
 
